@@ -1,0 +1,1 @@
+"""One process per watched tmux session, plus the QA and deployment assistants."""

@@ -1,0 +1,311 @@
+"""Steward's configuration: frozen attrs classes, loaded strictly from TOML over the defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+from .errors import ConfigError
+from .events import Severity
+from .paths import conf_dir
+
+__all__ = [
+    "CaptureConfig",
+    "Config",
+    "DeployConfig",
+    "NotifyConfig",
+    "PMConfig",
+    "PolicyConfig",
+    "QAConfig",
+    "RulesConfig",
+    "StatesConfig",
+    "SummaryConfig",
+    "TmuxConfig",
+    "WatchConfig",
+    "default_config_path",
+    "load_config",
+    "user_config_path",
+]
+
+T = TypeVar("T")
+
+
+def _positive(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attr.name}: must be greater than 0, not {value}")
+
+
+def _not_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attr.name}: must be 0 or more, not {value}")
+
+
+def _severity(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+    try:
+        Severity.parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{attr.name}: {exc}") from None
+
+
+def _one_of(*choices: str) -> Callable[[object, attrs.Attribute[Any], str], None]:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+        if value not in choices:
+            raise ValueError(f"{attr.name}: must be one of {'|'.join(choices)}, not {value!r}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class TmuxConfig:
+    """Which tmux server to watch; empty values mean the user's default server."""
+
+    socket_name: str = ""
+    socket_path: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class WatchConfig:
+    """Which sessions get an assistant, and how often new ones are looked for."""
+
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+    discovery_interval: float = attrs.field(default=2.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class CaptureConfig:
+    """How often panes are captured and how far back."""
+
+    interval: float = attrs.field(default=1.0, validator=_positive)
+    history_lines: int = attrs.field(default=2000, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class StatesConfig:
+    """Thresholds of pane states."""
+
+    idle_after: float = attrs.field(default=30.0, validator=_positive)
+    stalled_after: float = attrs.field(default=120.0, validator=_positive)
+    debounce: int = attrs.field(default=2, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class SummaryConfig:
+    """Executive summaries: how often, and an optional command that writes them."""
+
+    interval: float = attrs.field(default=300.0, validator=_not_negative)
+    command: str = ""
+    timeout: float = attrs.field(default=60.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class PMConfig:
+    """The PM's session and how reports reach it."""
+
+    session: str = attrs.field(default="pm", validator=attrs.validators.min_len(1))
+    mode: str = attrs.field(default="log", validator=_one_of("log", "display", "send-keys"))
+    target: str = ""
+    display_min_severity: str = attrs.field(default="error", validator=_severity)
+
+
+@attrs.frozen(kw_only=True)
+class NotifyConfig:
+    """Desktop notifications."""
+
+    desktop: bool = True
+    app_name: str = "Steward"
+    min_severity: str = attrs.field(default="error", validator=_severity)
+    rate_per_minute: int = attrs.field(default=6, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class PolicyConfig:
+    """Dedup, grouping and the escalation ladder, in seconds."""
+
+    cooldown: float = attrs.field(default=300.0, validator=_not_negative)
+    group_wait: float = attrs.field(default=2.0, validator=_not_negative)
+    group_interval: float = attrs.field(default=60.0, validator=_not_negative)
+    renotify_after: float = attrs.field(default=600.0, validator=_positive)
+    escalate_after: float = attrs.field(default=1800.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class RulesConfig:
+    """Rule packs by name (from conf/rules/) and extra pack files by path."""
+
+    packs: tuple[str, ...] = ("generic", "qa", "deploy", "agents")
+    files: tuple[str, ...] = ()
+
+    def pack_paths(self) -> list[Path]:
+        """Every pack file to load, shipped ones first."""
+        shipped = [conf_dir() / "rules" / f"{name}.toml" for name in self.packs]
+        return shipped + [Path(f).expanduser() for f in self.files]
+
+
+@attrs.frozen(kw_only=True)
+class QAConfig:
+    """Panes the QA assistant reads, as `session:window` globs."""
+
+    targets: tuple[str, ...] = ("*:*",)
+
+
+@attrs.frozen(kw_only=True)
+class DeployConfig:
+    """Panes the deployment assistant reads, as `session:window` globs."""
+
+    targets: tuple[str, ...] = ("*:*",)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """The whole configuration, and the file it came from."""
+
+    tmux: TmuxConfig = TmuxConfig()
+    watch: WatchConfig = WatchConfig()
+    capture: CaptureConfig = CaptureConfig()
+    states: StatesConfig = StatesConfig()
+    summary: SummaryConfig = SummaryConfig()
+    pm: PMConfig = PMConfig()
+    notify: NotifyConfig = NotifyConfig()
+    policy: PolicyConfig = PolicyConfig()
+    rules: RulesConfig = RulesConfig()
+    qa: QAConfig = QAConfig()
+    deploy: DeployConfig = DeployConfig()
+    source: str = ""
+
+
+def _strict(kind: type[T], name: str) -> Callable[[Any, type[T]], T]:
+    def hook(value: Any, _type: type[T]) -> T:
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # type: ignore[return-value]  # an int is a fine float
+        if not ok:
+            raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}")
+        return value  # type: ignore[no-any-return]  # checked by isinstance above
+
+    return hook
+
+
+def _converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook(str, _strict(str, "a string"))
+    conv.register_structure_hook(int, _strict(int, "an integer"))
+    conv.register_structure_hook(float, _strict(float, "a number"))
+    conv.register_structure_hook(bool, _strict(bool, "true or false"))
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
+    return conv
+
+
+def _strings(value: Any, _type: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list of strings, got {type(value).__name__} {value!r}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TypeError(f"expected a list of strings, item {i} is {item!r}")
+    return tuple(value)
+
+
+_CONVERTER = _converter()
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed TOML: {exc}", file=str(path)) from None
+
+
+def _first_error(exc: BaseException) -> tuple[str, str]:
+    """(key, reason) of the first leaf error in a cattrs exception group."""
+    messages = cattrs.transform_error(exc, path="$", format_exception=_describe)
+    if not messages:
+        return "", str(exc)
+    msg = messages[0]
+    reason, _, where = msg.rpartition(" @ ")
+    key = where.removeprefix("$").lstrip(".")
+    if reason.startswith("extra fields found (") and reason.endswith(")"):
+        extra = reason[len("extra fields found (") : -1].split(", ")[0]
+        key = f"{key}.{extra}" if key else extra
+        reason = "unknown key"
+    elif re.match(r"^\w+: ", reason):
+        field, _, reason = reason.partition(": ")
+        key = f"{key}.{field}" if key else field
+    return key, reason
+
+
+def _describe(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required key missing"
+    if isinstance(exc, TypeError | ValueError) and str(exc):
+        return str(exc)
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return f"extra fields found ({', '.join(sorted(exc.extra_fields))})"
+    return f"invalid value ({type(exc).__name__})"
+
+
+def default_config_path() -> Path:
+    """The built-in defaults shipped in `conf/steward.toml`."""
+    return conf_dir() / "steward.toml"
+
+
+def user_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The user's file: `--config`, else `$STEWARD_CONFIG`, else the XDG default if it exists."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("STEWARD_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidate = xdg / "steward" / "steward.toml"
+    return candidate if candidate.exists() else None
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Defaults, overridden by the user's file; any fault is a ConfigError naming file and key."""
+    defaults_path = default_config_path()
+    data = _read_toml(defaults_path)
+    user_path = user_config_path(explicit)
+    source = str(defaults_path)
+    if user_path is not None:
+        user = _read_toml(user_path)
+        _check(user, str(user_path))
+        data = _merge(data, user)
+        source = str(user_path)
+    _check(data, source)
+    return attrs.evolve(_CONVERTER.structure(data, Config), source=source)
+
+
+def _check(data: Mapping[str, Any], file: str) -> None:
+    sections = {f.name for f in attrs.fields(Config)} - {"source"}
+    for key, value in data.items():
+        if key in sections and not isinstance(value, Mapping):
+            raise ConfigError(f"expected a table [{key}], got {value!r}", file=file, key=key)
+        if key not in sections:
+            raise ConfigError("unknown key", file=file, key=key)
+    try:
+        _CONVERTER.structure(data, Config)
+    except Exception as exc:  # cattrs raises ClassValidationError groups of anything
+        key, reason = _first_error(exc)
+        raise ConfigError(reason, file=file, key=key or None) from None

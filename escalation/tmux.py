@@ -1,0 +1,192 @@
+"""The one adapter to libtmux: every tmux command Steward runs goes through `Tmux`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import libtmux
+from libtmux import exc as libtmux_exc
+
+from .errors import TmuxError
+
+__all__ = ["PANE_FORMAT", "PaneInfo", "Tmux"]
+
+_SEP = "\x1f"
+
+# One `list-panes -F` row tells everything a tick needs to decide whether to capture.
+_PANE_FIELDS = (
+    "pane_id",
+    "session_name",
+    "window_index",
+    "pane_index",
+    "window_name",
+    "pane_pid",
+    "pane_current_command",
+    "pane_dead",
+    "pane_dead_status",
+    "alternate_on",
+    "history_size",
+    "history_limit",
+    "cursor_x",
+    "cursor_y",
+    "pane_height",
+    "pane_width",
+    "window_activity",
+    "pane_in_mode",
+    "pane_title",
+)
+PANE_FORMAT = _SEP.join("#{" + f + "}" for f in _PANE_FIELDS)
+
+
+def _int(text: str, default: int = 0) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+@attrs.frozen(kw_only=True)
+class PaneInfo:
+    """What one `list-panes -F` row says of a pane."""
+
+    pane_id: str
+    session: str
+    window_index: str
+    pane_index: str
+    window_name: str
+    pid: int
+    current_command: str
+    dead: bool
+    dead_status: int | None
+    alternate_on: bool
+    history_size: int
+    history_limit: int
+    cursor_x: int
+    cursor_y: int
+    height: int
+    width: int
+    activity: int
+    in_mode: bool
+    title: str
+
+    @property
+    def target(self) -> str:
+        """`session:window.pane`, the address `select-pane -t` jumps to."""
+        return f"{self.session}:{self.window_index}.{self.pane_index}"
+
+    @classmethod
+    def parse(cls, row: str) -> PaneInfo:
+        parts = row.split(_SEP)
+        if len(parts) != len(_PANE_FIELDS):
+            raise TmuxError(f"unexpected list-panes row: {row!r}")
+        f = dict(zip(_PANE_FIELDS, parts, strict=True))
+        return cls(
+            pane_id=f["pane_id"],
+            session=f["session_name"],
+            window_index=f["window_index"],
+            pane_index=f["pane_index"],
+            window_name=f["window_name"],
+            pid=_int(f["pane_pid"]),
+            current_command=f["pane_current_command"],
+            dead=f["pane_dead"] == "1",
+            dead_status=_int(f["pane_dead_status"]) if f["pane_dead_status"] else None,
+            alternate_on=f["alternate_on"] == "1",
+            history_size=_int(f["history_size"]),
+            history_limit=_int(f["history_limit"]),
+            cursor_x=_int(f["cursor_x"]),
+            cursor_y=_int(f["cursor_y"]),
+            height=_int(f["pane_height"]),
+            width=_int(f["pane_width"]),
+            activity=_int(f["window_activity"]),
+            in_mode=f["pane_in_mode"] == "1",
+            title=f["pane_title"],
+        )
+
+
+class Tmux:
+    """A tmux server, by socket name or path (both empty: the user's default server)."""
+
+    def __init__(self, *, socket_name: str = "", socket_path: str = "") -> None:
+        self.socket_name = socket_name
+        self.socket_path = socket_path
+        self._server = libtmux.Server(
+            socket_name=socket_name or None, socket_path=socket_path or None
+        )
+
+    def server_args(self) -> list[str]:
+        """The `-L`/`-S` flags that address this server on a tmux command line."""
+        if self.socket_path:
+            return ["-S", self.socket_path]
+        if self.socket_name:
+            return ["-L", self.socket_name]
+        return []
+
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        """Run one tmux command; its stdout lines, or TmuxError with its stderr."""
+        try:
+            proc = self._server.cmd(*args)
+        except libtmux_exc.LibTmuxException as exc:
+            raise TmuxError(f"tmux {args[0]}: {exc}") from None
+        if check and proc.returncode not in (0, None) and proc.stderr:
+            raise TmuxError(f"tmux {' '.join(args[:3])}: {proc.stderr[0]}")
+        return [str(line) for line in proc.stdout]
+
+    def is_alive(self) -> bool:
+        """Whether a server answers on this socket."""
+        return bool(self._server.is_alive())
+
+    def sessions(self) -> list[str]:
+        """Names of all sessions, or none when no server runs."""
+        if not self.is_alive():
+            return []
+        return self.cmd("list-sessions", "-F", "#{session_name}", check=False)
+
+    def has_session(self, name: str) -> bool:
+        return name in self.sessions()
+
+    def panes(self, session: str | None = None) -> list[PaneInfo]:
+        """Every pane of one session (or of the server), from a single `list-panes` call."""
+        args = ["list-panes", "-F", PANE_FORMAT]
+        args += ["-s", "-t", f"={session}:"] if session is not None else ["-a"]
+        return [PaneInfo.parse(row) for row in self.cmd(*args) if row]
+
+    def capture(self, pane_id: str, *, start: int | None = None, join: bool = True) -> list[str]:
+        """The pane's text from `start` (negative: lines of history) to the bottom of the screen."""
+        args = ["capture-pane", "-p", "-t", pane_id]
+        if join:
+            args.append("-J")
+        if start is not None:
+            args += ["-S", str(start)]
+        return self.cmd(*args)
+
+    def new_session(
+        self, name: str, command: Sequence[str] = (), *, width: int = 200, height: int = 50
+    ) -> None:
+        """A detached session, optionally running `command` in its first pane."""
+        self.cmd("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), *command)
+
+    def kill_session(self, name: str) -> None:
+        self.cmd("kill-session", "-t", f"={name}", check=False)
+
+    def respawn_pane(self, target: str, command: Sequence[str]) -> None:
+        self.cmd("respawn-pane", "-k", "-t", target, *command)
+
+    def display_message(self, text: str, *, client: str | None = None) -> None:
+        """A message in the status line of one client (or the current one)."""
+        args = ["display-message"]
+        if client:
+            args += ["-c", client]
+        # `-l` would keep #{...} literal, but 3.3a lacks it; escape the format markers.
+        self.cmd(*args, text.replace("#", "##"))
+
+    def clients(self, session: str) -> list[str]:
+        """tty names of the clients attached to `session`."""
+        rows = self.cmd("list-clients", "-F", "#{client_tty}\x1f#{client_session}", check=False)
+        return [tty for tty, _, s in (r.partition("\x1f") for r in rows) if s == session and tty]
+
+    def send_keys(self, target: str, text: str, *, enter: bool = False) -> None:
+        """Type `text` into a pane literally (`-l`), then Enter if asked."""
+        self.cmd("send-keys", "-t", target, "-l", "--", text)
+        if enter:
+            self.cmd("send-keys", "-t", target, "Enter")

@@ -1,0 +1,1 @@
+"""Starts and keeps Steward alive under Circus, and reconciles tmux sessions to assistants."""
