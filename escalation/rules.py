@@ -1,0 +1,366 @@
+"""The rules engine: rule packs turn a pane's new lines and its screen into Hits, in linear time.
+
+Evaluation order is the order of the pack files given to `load_rules`, except that
+the pack named `generic` always goes last; within a line the first rule that fires
+wins, so a line yields at most one Hit.  A BLOCK rule opens at a line matching one
+of its patterns and swallows every following line until one matches `end` (that
+line included) or the block reaches `max_lines`.  A block that ended at an `end`
+line is held until the next non-blank line: if that line starts the same rule
+again (Python's "During handling of the above exception"), the two join into one
+event; otherwise, or at `flush()`, the Hit comes out.  Inside an open block a line
+that starts the same rule continues the block instead of ending it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from ._rule_load import read_pack
+from ._rule_model import (
+    MAX_LINE,
+    Hit,
+    Pattern,
+    PatternSet,
+    Rule,
+    Scope,
+    clean_text,
+    compile_pattern,
+)
+from ._rule_test import RuleCount, TestRuleReport, test_rule
+from .errors import ConfigError
+
+__all__ = [
+    "MAX_LINE",
+    "Hit",
+    "Matcher",
+    "Rule",
+    "RuleCount",
+    "RuleSet",
+    "Scope",
+    "TestRuleReport",
+    "load_rules",
+    "test_rule",
+]
+
+_LINEAR = (Scope.LINE, Scope.BLOCK)
+_FRAME = "".join(chr(c) for c in range(0x2500, 0x2580)) + " \t"
+
+
+def _frame_strip(row: str) -> str:
+    """A screen row without surrounding blanks and box-drawing characters."""
+    return row[:MAX_LINE].strip(_FRAME)
+
+
+class _Compiled:
+    """One rule with its patterns compiled."""
+
+    __slots__ = ("end", "ignore", "patterns", "rule")
+
+    def __init__(self, rule: Rule) -> None:
+        def comp(texts: tuple[str, ...], key: str) -> tuple[Pattern, ...]:
+            return tuple(
+                compile_pattern(t, key=f"rules.{rule.id}.{key}[{i}]", rule=rule.id)
+                for i, t in enumerate(texts)
+            )
+
+        self.rule = rule
+        self.patterns = comp(rule.patterns, "patterns")
+        self.ignore = comp(rule.ignore, "ignore")
+        self.end = comp(rule.end, "end")
+
+    def ignored(self, line: str) -> bool:
+        return any(p.matches(line) for p in self.ignore)
+
+    def fire(self, line: str) -> dict[str, str] | None:
+        """The named groups if this rule fires on `line` (ignore patterns considered), else None."""
+        for p in self.patterns:
+            groups = p.search(line)
+            if groups is not None:
+                return None if self.ignored(line) else groups
+        return None
+
+    def ending(self, line: str) -> dict[str, str] | None:
+        for p in self.end:
+            groups = p.search(line)
+            if groups is not None:
+                return groups
+        return None
+
+    def hit(
+        self,
+        line: str,
+        groups: Mapping[str, str],
+        *,
+        lines: tuple[str, ...] | None = None,
+        index: int = -1,
+        seq: int = -1,
+    ) -> Hit:
+        values = _Fields(groups, line=line, rule=self.rule.id)
+        message = clean_text(self.rule.message.format_map(values))
+        return Hit(
+            rule=self.rule,
+            line=line,
+            message=message,
+            groups=groups,
+            lines=lines if lines is not None else (line,),
+            index=index,
+            seq=seq,
+        )
+
+
+class _Fields(dict[str, str]):
+    """Template values: line, rule and the named groups; a group that did not match is ''."""
+
+    def __init__(self, groups: Mapping[str, str], *, line: str, rule: str) -> None:
+        super().__init__(groups)
+        self["line"] = line
+        self["rule"] = rule
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class RuleSet:
+    """Rules in evaluation order, compiled; hands out one stateful Matcher per pane."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ConfigError(f"rule ids must be unique: {', '.join(dupes)}", key="rules")
+        self._compiled = tuple(_Compiled(r) for r in self.rules)
+        self._by_id = {c.rule.id: c for c in self._compiled}
+        linear = [c for c in self._compiled if c.rule.scope in _LINEAR]
+        self._linear = tuple(linear)
+        self._owner: list[int] = []
+        texts: list[str] = []
+        for n, c in enumerate(linear):
+            texts += c.rule.patterns
+            self._owner += [n] * len(c.rule.patterns)
+        self._set = PatternSet(texts)
+        self._prompt = tuple(c for c in self._compiled if c.rule.scope is Scope.PROMPT)
+        self._busy = tuple(c for c in self._compiled if c.rule.scope is Scope.BUSY)
+
+    def __repr__(self) -> str:
+        return f"RuleSet({len(self.rules)} rules from {', '.join(self.packs) or 'no packs'})"
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def packs(self) -> tuple[str, ...]:
+        """The packs of the rules, in evaluation order."""
+        return tuple(dict.fromkeys(r.pack for r in self.rules))
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with that full id; KeyError if there is none."""
+        return self._by_id[rule_id].rule
+
+    def matcher(self) -> Matcher:
+        """A fresh stateful matcher for one pane."""
+        return Matcher(self)
+
+    def only(self, *packs: str) -> RuleSet:
+        """The rules of these packs, in the same order."""
+        return RuleSet(r for r in self.rules if r.pack in packs)
+
+    def without(self, *packs: str) -> RuleSet:
+        """The rules of every other pack, in the same order."""
+        return RuleSet(r for r in self.rules if r.pack not in packs)
+
+    def _candidates(self, line: str) -> list[_Compiled]:
+        owners = dict.fromkeys(self._owner[i] for i in self._set.match(line))
+        return [self._linear[n] for n in sorted(owners)]
+
+    def _first(self, line: str) -> tuple[_Compiled, dict[str, str]] | None:
+        """The first LINE/BLOCK rule that fires on `line`, with its groups."""
+        for c in self._candidates(line):
+            groups = c.fire(line)
+            if groups is not None:
+                return c, groups
+        return None
+
+    def _compiled_of(self, rule: Rule) -> _Compiled:
+        return self._by_id[rule.id]
+
+    def match_line(self, line: str, *, scopes: Collection[Scope] = _LINEAR) -> list[Hit]:
+        """Every rule of these scopes that fires on this one line on its own, in order.
+
+        By default the LINE rules and the BLOCK rules whose block would start here.
+        """
+        line = line[:MAX_LINE]
+        hits = []
+        for c in self._compiled:
+            if c.rule.scope not in scopes:
+                continue
+            text = _frame_strip(line) if c.rule.scope not in _LINEAR else line
+            groups = c.fire(text)
+            if groups is not None:
+                hits.append(c.hit(text, groups))
+        return hits
+
+    def ignored_by(self, line: str) -> list[Rule]:
+        """Rules whose patterns match this one line but whose ignore patterns veto it."""
+        line = line[:MAX_LINE]
+        vetoed = []
+        for c in self._compiled:
+            if not c.ignore:
+                continue
+            text = line if c.rule.scope in _LINEAR else _frame_strip(line)
+            if any(p.matches(text) for p in c.patterns) and c.ignored(text):
+                vetoed.append(c.rule)
+        return vetoed
+
+    def prompt(self, screen: Sequence[str], partial: str = "") -> Hit | None:
+        """The first PROMPT rule firing on the last non-blank screen row (or `partial`)."""
+        return self._screen(self._prompt, screen, partial)
+
+    def busy(self, screen: Sequence[str]) -> Hit | None:
+        """The first BUSY rule firing anywhere on the last few (5) non-blank rows."""
+        return self._screen(self._busy, screen, "")
+
+    def _screen(
+        self, rules: tuple[_Compiled, ...], screen: Sequence[str], partial: str
+    ) -> Hit | None:
+        if not rules:
+            return None
+        deepest = max(c.rule.window for c in rules)
+        rows: list[str] = []
+        for row in (partial, *reversed(screen)):
+            text = _frame_strip(row)
+            if text:
+                rows.append(text)
+                if len(rows) >= deepest:
+                    break
+        for c in rules:
+            for text in rows[: c.rule.window]:
+                groups = c.fire(text)
+                if groups is not None:
+                    return c.hit(text, groups)
+        return None
+
+
+@attrs.define
+class _Block:
+    """An open (or ended and waiting to join) block of one BLOCK rule."""
+
+    rule: _Compiled
+    lines: list[str]
+    seqs: list[int]
+    groups: dict[str, str]
+    ended: bool = False
+    blanks: list[str] = attrs.field(factory=list)
+    blank_seqs: list[int] = attrs.field(factory=list)
+
+
+class Matcher:
+    """Matches the settled new lines of one pane, keeping BLOCK rules open across feeds."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        self._block: _Block | None = None
+        self._seq = 0
+        self._base = 0
+
+    @property
+    def pending(self) -> bool:
+        """Whether a block is open or waiting to join (flush() would emit it)."""
+        return self._block is not None
+
+    def feed(self, lines: Sequence[str]) -> list[Hit]:
+        """Hits for these new lines, in order; a block's Hit comes out when the block ends."""
+        self._base = self._seq
+        hits: list[Hit] = []
+        for raw in lines:
+            seq = self._seq
+            self._seq += 1
+            self._step(raw[:MAX_LINE], seq, hits)
+        return hits
+
+    def flush(self) -> list[Hit]:
+        """End any pending block and return its Hit."""
+        self._base = self._seq
+        hits: list[Hit] = []
+        self._close(hits)
+        return hits
+
+    def _index(self, seq: int) -> int:
+        return seq - self._base if seq >= self._base else -1
+
+    def _step(self, line: str, seq: int, hits: list[Hit]) -> None:
+        block = self._block
+        if block is not None and self._in_block(block, line, seq, hits):
+            return
+        found = self.ruleset._first(line)
+        if found is None:
+            return
+        c, groups = found
+        if c.rule.scope is Scope.BLOCK:
+            self._block = _Block(rule=c, lines=[line], seqs=[seq], groups=groups)
+            if c.rule.max_lines <= 1:
+                self._close(hits)
+            return
+        hits.append(c.hit(line, groups, index=self._index(seq), seq=seq))
+
+    def _in_block(self, block: _Block, line: str, seq: int, hits: list[Hit]) -> bool:
+        """Take `line` into the block if it belongs there; False if it must be matched anew."""
+        c = block.rule
+        if block.ended:
+            if not line.strip():
+                block.blanks.append(line)
+                block.blank_seqs.append(seq)
+                if len(block.lines) + len(block.blanks) >= c.rule.max_lines:
+                    self._close(hits)
+                return True
+            if c.fire(line) is None:
+                self._close(hits)
+                return False
+            block.lines += [*block.blanks, line]
+            block.seqs += [*block.blank_seqs, seq]
+            block.blanks.clear()
+            block.blank_seqs.clear()
+            block.ended = False
+        else:
+            block.lines.append(line)
+            block.seqs.append(seq)
+            if c.fire(line) is None:
+                end = c.ending(line)
+                if end is not None:
+                    block.groups.update(end)
+                    block.ended = True
+        if len(block.lines) >= c.rule.max_lines:
+            self._close(hits)
+        return True
+
+    def _close(self, hits: list[Hit]) -> None:
+        block = self._block
+        if block is None:
+            return
+        self._block = None
+        at = -1 if block.ended else 0
+        line, seq = block.lines[at], block.seqs[at]
+        hits.append(
+            block.rule.hit(
+                line, block.groups, lines=tuple(block.lines), index=self._index(seq), seq=seq
+            )
+        )
+
+
+def load_rules(paths: Sequence[Path]) -> RuleSet:
+    """The rule set of these pack files, `generic` last; ConfigError(file=, key=) on any fault."""
+    packs = [read_pack(Path(p)) for p in paths]
+    seen: dict[str, str] = {}
+    for pack in packs:
+        if pack.name in seen:
+            raise ConfigError(
+                f"pack {pack.name!r} is loaded twice (also from {seen[pack.name]})",
+                file=pack.file,
+                key="pack",
+            )
+        seen[pack.name] = pack.file
+    ordered = [p for p in packs if p.name != "generic"] + [p for p in packs if p.name == "generic"]
+    return RuleSet(rule for pack in ordered for rule in pack.rules)
