@@ -25,7 +25,12 @@ def notice(
     body: str = "ValueError: boom",
 ) -> Notice:
     return Notice(
-        key="k", channel=Channel.DESKTOP, severity=severity, title=title, body=body, target="api:1.0"
+        key="k",
+        channel=Channel.DESKTOP,
+        severity=severity,
+        title=title,
+        body=body,
+        target="api:1.0",
     )
 
 
