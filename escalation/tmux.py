@@ -10,7 +10,7 @@ from libtmux import exc as libtmux_exc
 
 from .errors import TmuxError
 
-__all__ = ["PANE_FORMAT", "PaneInfo", "Tmux"]
+__all__ = ["PANE_FORMAT", "PaneInfo", "PaneText", "Tmux"]
 
 _SEP = "\x1f"
 
@@ -104,6 +104,37 @@ class PaneInfo:
         )
 
 
+# A pane's state as `read_pane` reads it, in the same tmux command as its text.
+_TEXT_FIELDS = (
+    "history_size",
+    "history_limit",
+    "cursor_x",
+    "cursor_y",
+    "pane_height",
+    "pane_width",
+    "alternate_on",
+)
+_TEXT_FORMAT = _SEP.join("#{" + f + "}" for f in _TEXT_FIELDS)
+# Pane text never holds control characters, so this line cannot be pane text.
+_MARK = f"{_SEP}steward-capture{_SEP}"
+
+
+@attrs.frozen(kw_only=True)
+class PaneText:
+    """A pane's text and cursor read by one tmux command, so that they agree."""
+
+    lines: tuple[str, ...]
+    screen: tuple[str, ...]
+    rows: tuple[str, ...]
+    history_size: int
+    history_limit: int
+    cursor_x: int
+    cursor_y: int
+    height: int
+    width: int
+    alternate: bool
+
+
 class Tmux:
     """A tmux server, by socket name or path (both empty: the user's default server)."""
 
@@ -190,3 +221,46 @@ class Tmux:
         self.cmd("send-keys", "-t", target, "-l", "--", text)
         if enter:
             self.cmd("send-keys", "-t", target, "Enter")
+
+    def read_pane(self, pane_id: str, *, history_lines: int) -> PaneText:
+        """Cursor, joined text (history and screen), joined screen and screen rows, atomically.
+
+        tmux runs the commands of one invocation back to back without reading pane
+        output in between, so the cursor and the texts describe the same moment.
+        """
+        mark = ["display-message", "-p", "-t", pane_id, _MARK]
+        out = self.cmd(
+            "display-message", "-p", "-t", pane_id, _TEXT_FORMAT, ";",
+            *mark, ";", "capture-pane", "-p", "-J", "-t", pane_id, ";",
+            *mark, ";", "capture-pane", "-p", "-t", pane_id, ";",
+            *mark, ";", "capture-pane", "-p", "-J", "-t", pane_id, "-S", str(-history_lines), ";",
+            *mark,
+        )  # fmt: skip
+        if len(out) < 5 or out[1] != _MARK or out[-1] != _MARK:
+            raise TmuxError(f"tmux read {pane_id}: unexpected output")
+        state, *rest = out
+        parts = state.split(_SEP)
+        if len(parts) != len(_TEXT_FIELDS):
+            raise TmuxError(f"tmux read {pane_id}: unexpected state {state!r}")
+        f = dict(zip(_TEXT_FIELDS, parts, strict=True))
+        blocks: list[list[str]] = []
+        for line in rest:
+            if line == _MARK:
+                blocks.append([])
+            else:
+                blocks[-1].append(line)
+        if len(blocks) != 4 or blocks[-1]:
+            raise TmuxError(f"tmux read {pane_id}: unexpected output")
+        screen, rows, lines = blocks[0], blocks[1], blocks[2]
+        return PaneText(
+            lines=tuple(lines),
+            screen=tuple(screen),
+            rows=tuple(rows),
+            history_size=_int(f["history_size"]),
+            history_limit=_int(f["history_limit"]),
+            cursor_x=_int(f["cursor_x"]),
+            cursor_y=_int(f["cursor_y"]),
+            height=_int(f["pane_height"]),
+            width=_int(f["pane_width"]),
+            alternate=f["alternate_on"] == "1",
+        )
