@@ -294,7 +294,10 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         data = _merge(data, user)
         source = str(user_path)
     _check(data, source)
-    return attrs.evolve(_CONVERTER.structure(data, Config), source=source)
+    config = attrs.evolve(_CONVERTER.structure(data, Config), source=source)
+    if config.pm.mode == "send-keys" and not config.pm.target:
+        raise ConfigError("required when pm.mode is send-keys", file=source, key="pm.target")
+    return config
 
 
 def _check(data: Mapping[str, Any], file: str) -> None:

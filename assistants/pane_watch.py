@@ -1,0 +1,192 @@
+"""One watched pane: new lines through the rules and the state machine, out as Events."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+
+from escalation.config import StatesConfig
+from escalation.events import Event, Kind, Severity
+from escalation.fingerprint import fingerprint
+from escalation.redact import redact
+from escalation.rules import Hit, RuleSet
+from escalation.sanitize import sanitize
+from escalation.store import PaneRecord
+from escalation.tmux import PaneInfo, Tmux
+
+from .new_lines import Capture, Delta
+from .pane_reader import PaneReader
+from .pane_state import Observation, PaneState, StateTracker
+
+__all__ = ["PaneWatch", "make_event", "safe_text"]
+
+RECENT_LINES = 200
+# Quiet ticks after which a block still open (a traceback cut short) is ended.
+_FLUSH_AFTER_QUIET = 2
+
+
+def safe_text(text: str, *, multiline: bool = False) -> str:
+    """Redacted, then sanitised: what may be stored and shown."""
+    return sanitize(redact(text), multiline=multiline)
+
+
+def make_event(
+    info: PaneInfo,
+    *,
+    now: float,
+    assistant: str,
+    rule: str,
+    severity: Severity,
+    kind: Kind,
+    text: str,
+    detail: str = "",
+) -> Event:
+    """An Event about one pane, its text made safe and fingerprinted."""
+    clean = safe_text(text)
+    return Event(
+        ts=now,
+        session=info.session,
+        window=info.window_index,
+        pane=info.pane_id,
+        target=info.target,
+        assistant=assistant,
+        rule=rule,
+        severity=severity,
+        kind=kind,
+        text=clean,
+        detail=safe_text(detail, multiline=True) if detail else "",
+        fingerprint=fingerprint(info.target, clean),
+    )
+
+
+class PaneWatch:
+    """Everything an assistant keeps about one pane between ticks."""
+
+    def __init__(
+        self,
+        *,
+        tmux: Tmux,
+        info: PaneInfo,
+        ruleset: RuleSet,
+        states: StatesConfig,
+        history_lines: int,
+        assistant: str,
+        record: PaneRecord | None = None,
+    ) -> None:
+        memo = record.memo if record is not None else {}
+        last = memo.get("capture")
+        self.info = info
+        self.assistant = assistant
+        self.reader = PaneReader(
+            tmux,
+            info.pane_id,
+            history_lines=history_lines,
+            last=Capture.from_json(last) if isinstance(last, dict) else None,
+        )
+        self.ruleset = ruleset
+        self.matcher = ruleset.matcher()
+        tracker = memo.get("tracker")
+        self.tracker = (
+            StateTracker.from_json(states, tracker)
+            if isinstance(tracker, dict)
+            else StateTracker(states)
+        )
+        recent = memo.get("recent")
+        self.recent: collections.deque[str] = collections.deque(
+            recent if isinstance(recent, list) else (), maxlen=RECENT_LINES
+        )
+        self.screen: tuple[str, ...] = ()
+        self.partial = ""
+        self.prompt: str | None = None
+        self.busy = False
+        self.quiet = 0
+        self.dirty = True
+
+    def step(self, info: PaneInfo, now: float) -> list[Event]:
+        """Read the pane if it changed; events for new matching lines and state changes."""
+        self.info = info
+        delta = self.reader.read(info)
+        events: list[Event] = []
+        lines: Sequence[str] = delta.lines if delta is not None else ()
+        hits: list[Hit] = []
+        if lines:
+            self.quiet = 0
+            hits += self.matcher.feed(lines)
+            self.recent.extend(safe_text(line) for line in lines if line.strip())
+            self.dirty = True
+        else:
+            self.quiet += 1
+            if self.quiet == _FLUSH_AFTER_QUIET:
+                hits += self.matcher.flush()
+        if delta is not None:
+            self._look_at_screen(delta)
+        for hit in hits:
+            events.append(
+                make_event(
+                    info,
+                    now=now,
+                    assistant=self.assistant,
+                    rule=hit.rule.id,
+                    severity=hit.rule.severity,
+                    kind=Kind.PATTERN,
+                    text=hit.message,
+                    detail="\n".join(hit.lines) if len(hit.lines) > 1 else "",
+                )
+            )
+        obs = Observation(
+            now=now,
+            new_output=bool(lines),
+            screen_changed=bool(delta is not None and delta.changed),
+            prompt=self.prompt,
+            busy=self.busy,
+            command=info.current_command,
+            dead=info.dead,
+            dead_status=info.dead_status,
+            crash_seen=any("crash" in h.rule.tags for h in hits),
+        )
+        change = self.tracker.observe(obs)
+        if change is not None:
+            self.dirty = True
+            quiet_start = change.old is None and change.new in (PaneState.ACTIVE, PaneState.IDLE)
+            if not quiet_start:
+                events.append(
+                    make_event(
+                        info,
+                        now=now,
+                        assistant=self.assistant,
+                        rule=f"state.{change.new.value}",
+                        severity=change.severity,
+                        kind=Kind.STATE,
+                        text=change.text,
+                    )
+                )
+        return events
+
+    def _look_at_screen(self, delta: Delta) -> None:
+        self.screen = delta.screen
+        self.partial = delta.partial
+        prompt = self.ruleset.prompt(delta.screen, delta.partial)
+        self.prompt = safe_text(prompt.message) if prompt is not None else None
+        self.busy = self.ruleset.busy(delta.screen) is not None
+
+    def record(self, now: float) -> PaneRecord:
+        """What to persist so that a respawned assistant resumes without repeating itself."""
+        last = self.reader.last
+        state = self.tracker.state
+        return PaneRecord(
+            assistant=self.assistant,
+            pane=self.info.pane_id,
+            session=self.info.session,
+            target=self.info.target,
+            command=self.info.current_command,
+            state=state.value if state is not None else "unknown",
+            since=self.tracker.since if self.tracker.since is not None else now,
+            updated=now,
+            memo={
+                "capture": last.to_json() if last is not None else None,
+                "tracker": self.tracker.to_json(),
+                "recent": list(self.recent),
+                "prompt": self.prompt,
+                "screen": [safe_text(row) for row in self.screen[-40:]],
+            },
+        )

@@ -1,0 +1,217 @@
+"""What every assistant process shares: the tick loop, the store, heartbeats and system events."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterable, Sequence
+from types import FrameType
+
+from escalation.config import Config
+from escalation.errors import TmuxError
+from escalation.events import Event, Kind, Severity
+from escalation.fingerprint import fingerprint
+from escalation.paths import StewardHome
+from escalation.store import Heartbeat, PaneRecord, Store
+from escalation.tmux import PaneInfo, Tmux
+
+from .pane_watch import safe_text
+from .scheduler import Ticker
+
+__all__ = ["Assistant", "system_event"]
+
+log = logging.getLogger(__name__)
+
+# Persist pane memos at most this often (and at shutdown): a respawn repeats at most this much.
+SAVE_EVERY = 5.0
+HEARTBEAT_EVERY = 5.0
+# Consecutive failed ticks before a `system.capture_failed` event.
+FAILURES_BEFORE_EVENT = 3
+SKIP_REPORT_EVERY = 60.0
+
+
+def system_event(
+    *, now: float, assistant: str, session: str, rule: str, severity: Severity, text: str
+) -> Event:
+    """An event about Steward itself (its assistants and captures)."""
+    clean = safe_text(text)
+    return Event(
+        ts=now,
+        session=session,
+        window="",
+        pane="",
+        target=assistant,
+        assistant=assistant,
+        rule=rule,
+        severity=severity,
+        kind=Kind.SYSTEM,
+        text=clean,
+        fingerprint=fingerprint(assistant, clean),
+    )
+
+
+class Assistant:
+    """The base of session, QA and deployment assistants: subclasses implement `step`."""
+
+    def __init__(self, config: Config, home: StewardHome, *, name: str, phase: float) -> None:
+        self.config = config
+        self.home = home
+        self.name = name
+        self.phase = phase
+        self.tmux = Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
+        self.store = Store(home.db)
+        self.started = time.time()
+        self.ticks = 0
+        self.captures = 0
+        self.failures = 0
+        self.skipped = 0
+        self.first_capture: float | None = None
+        self._failing = 0
+        self._failure_reported = False
+        self._skips_unreported = 0
+        self._last_skip_report = 0.0
+        self._last_save = 0.0
+        self._last_beat = 0.0
+        self._ticker = Ticker(on_skipped=self._skipped, on_error=self._errored)
+
+    # -- to implement ---------------------------------------------------------------------
+
+    def step(self, now: float) -> list[Event]:
+        """One capture round; the events it found."""
+        raise TmuxError(f"{type(self).__name__} does not read panes")
+
+    def records(self, now: float) -> Sequence[PaneRecord]:
+        """What to persist of each pane."""
+        return ()
+
+    def session_for_system_events(self) -> str:
+        return "steward"
+
+    def extra_jobs(self, ticker: Ticker) -> None:
+        """Add jobs beside the capture tick (summaries)."""
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = time.time()
+        self.ticks += 1
+        events: list[Event] = []
+        try:
+            events += self.step(now)
+        except TmuxError as exc:
+            self.failures += 1
+            self._failing += 1
+            log.warning("%s: capture failed: %s", self.name, exc)
+            if self._failing >= FAILURES_BEFORE_EVENT and not self._failure_reported:
+                self._failure_reported = True
+                events.append(
+                    self._system(
+                        "system.capture_failed",
+                        Severity.WARNING,
+                        f"{self.name}: captures failing: {exc}",
+                        now,
+                    )
+                )
+        else:
+            self.captures += 1
+            if self.first_capture is None:
+                self.first_capture = now
+            if self._failure_reported:
+                events.append(
+                    self._system(
+                        "system.capture_recovered",
+                        Severity.INFO,
+                        f"{self.name}: captures work again",
+                        now,
+                    )
+                )
+            self._failing = 0
+            self._failure_reported = False
+        if self._skips_unreported and now - self._last_skip_report >= SKIP_REPORT_EVERY:
+            events.append(
+                self._system(
+                    "system.capture_skipped",
+                    Severity.WARNING,
+                    f"{self.name}: {self._skips_unreported} capture runs skipped: a capture"
+                    f" was slower than the {self.config.capture.interval:g}s interval",
+                    now,
+                )
+            )
+            self._skips_unreported = 0
+            self._last_skip_report = now
+        if events:
+            self.store.add_events(events)
+        if now - self._last_save >= SAVE_EVERY:
+            self.save(now)
+        if now - self._last_beat >= HEARTBEAT_EVERY or self.ticks == 1:
+            self.beat(now)
+
+    def _system(self, rule: str, severity: Severity, text: str, now: float) -> Event:
+        return system_event(
+            now=now,
+            assistant=self.name,
+            session=self.session_for_system_events(),
+            rule=rule,
+            severity=severity,
+            text=text,
+        )
+
+    def _skipped(self, _job: str) -> None:
+        self.skipped += 1
+        self._skips_unreported += 1
+
+    def _errored(self, job: str, exc: BaseException) -> None:
+        log.error("%s: job %s failed: %r", self.name, job, exc)
+        self.failures += 1
+
+    def save(self, now: float) -> None:
+        self._last_save = now
+        records = list(self.records(now))
+        if records:
+            self.store.save_panes(records)
+
+    def beat(self, now: float) -> None:
+        self._last_beat = now
+        self.store.beat(
+            Heartbeat(
+                assistant=self.name,
+                pid=os.getpid(),
+                started=self.started,
+                ts=now,
+                ticks=self.ticks,
+                captures=self.captures,
+                failures=self.failures,
+                skipped=self.skipped,
+                first_capture=self.first_capture,
+            )
+        )
+
+    def run(self) -> None:
+        """Tick until SIGTERM or SIGINT, then persist and stop."""
+
+        def stop(_sig: int, _frame: FrameType | None) -> None:
+            self._ticker.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self._ticker.every("capture", self.config.capture.interval, self.tick, phase=self.phase)
+        self.extra_jobs(self._ticker)
+        log.info(
+            "%s: capturing every %gs at phase %.3f",
+            self.name,
+            self.config.capture.interval,
+            self.phase,
+        )
+        try:
+            self._ticker.run()
+        finally:
+            now = time.time()
+            self.save(now)
+            self.beat(now)
+            self.store.close()
+
+
+def by_pane(infos: Iterable[PaneInfo]) -> dict[str, PaneInfo]:
+    return {i.pane_id: i for i in infos}

@@ -1,0 +1,78 @@
+"""The one adapter to APScheduler: interval jobs on a shared wall-clock grid, staggered by phase."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+__all__ = ["Ticker", "first_run"]
+
+log = logging.getLogger(__name__)
+
+
+def first_run(now: float, interval: float, phase: float) -> float:
+    """The first time after `now` that sits `phase` (0..1) of the way into an interval.
+
+    Every assistant counts intervals from the epoch, so phases given out evenly by the
+    reconciler spread all captures evenly over the interval, across processes.
+    """
+    offset = (phase % 1.0) * interval
+    start = math.floor(now / interval) * interval + offset
+    while start <= now + 0.01:
+        start += interval
+    return start
+
+
+class Ticker:
+    """Runs jobs on interval triggers; a run still going when the next is due is skipped."""
+
+    def __init__(
+        self,
+        *,
+        on_skipped: Callable[[str], None] = lambda _name: None,
+        on_error: Callable[[str, BaseException], None] = lambda _name, _exc: None,
+    ) -> None:
+        self._scheduler = BlockingScheduler(timezone=dt.UTC)
+        self._on_skipped = on_skipped
+        self._on_error = on_error
+        self._scheduler.add_listener(
+            self._listen, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED | EVENT_JOB_ERROR
+        )
+
+    def _listen(self, event: object) -> None:
+        name = str(getattr(event, "job_id", "?"))
+        exc = getattr(event, "exception", None)
+        if exc is not None:
+            self._on_error(name, exc)
+        else:
+            self._on_skipped(name)
+
+    def every(
+        self, name: str, seconds: float, fn: Callable[[], None], *, phase: float = 0.0
+    ) -> None:
+        """Run `fn` every `seconds`, the first run at `phase` of an interval from now."""
+        start = first_run(time.time(), seconds, phase)
+        self._scheduler.add_job(
+            fn,
+            IntervalTrigger(seconds=seconds, start_date=dt.datetime.fromtimestamp(start, dt.UTC)),
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(seconds)),
+        )
+
+    def run(self) -> None:
+        """Block, running jobs, until `stop()`."""
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

@@ -1,0 +1,141 @@
+"""The assistant of one tmux session: reads every pane, raises events, writes summaries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from escalation.config import Config
+from escalation.events import Event, Kind, Severity
+from escalation.paths import StewardHome
+from escalation.rules import RuleSet
+from escalation.store import PaneRecord, Store
+
+from .pane_watch import PaneWatch, safe_text
+from .runtime import Assistant, system_event
+from .scheduler import Ticker
+from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
+
+__all__ = ["SessionAssistant", "session_summary"]
+
+log = logging.getLogger(__name__)
+
+SESSION_PACKS_EXCLUDED = ("qa", "deploy")
+
+
+class SessionAssistant(Assistant):
+    """`session:<name>`: one per watched session."""
+
+    def __init__(
+        self, config: Config, home: StewardHome, *, session: str, phase: float, ruleset: RuleSet
+    ) -> None:
+        super().__init__(config, home, name=f"session:{session}", phase=phase)
+        self.session = session
+        self.ruleset = ruleset
+        self.watches: dict[str, PaneWatch] = {}
+        self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
+        self._summary_error_logged = False
+
+    def session_for_system_events(self) -> str:
+        return self.session
+
+    def step(self, now: float) -> list[Event]:
+        infos = self.tmux.panes(self.session)
+        events: list[Event] = []
+        seen = set()
+        for info in infos:
+            seen.add(info.pane_id)
+            watch = self.watches.get(info.pane_id)
+            if watch is None:
+                watch = PaneWatch(
+                    tmux=self.tmux,
+                    info=info,
+                    ruleset=self.ruleset,
+                    states=self.config.states,
+                    history_lines=self.config.capture.history_lines,
+                    assistant=self.name,
+                    record=self._known.pop(info.pane_id, None),
+                )
+                self.watches[info.pane_id] = watch
+            events += watch.step(info, now)
+        for gone in set(self.watches) - seen:
+            del self.watches[gone]
+            self.store.forget_panes(self.name, self.watches)
+        return events
+
+    def records(self, now: float) -> Sequence[PaneRecord]:
+        out = []
+        for watch in self.watches.values():
+            if watch.dirty:
+                watch.dirty = False
+                out.append(watch.record(now))
+        return out
+
+    def extra_jobs(self, ticker: Ticker) -> None:
+        if self.config.summary.interval > 0:
+            ticker.every("summary", self.config.summary.interval, self.write_summary,
+                         phase=self.phase)
+
+    def write_summary(self) -> None:
+        now = time.time()
+        self.save(now)
+        summary, error = session_summary(self.store, self.config, self.session, now)
+        if error and not self._summary_error_logged:
+            self._summary_error_logged = True
+            self.store.add_events([system_event(
+                now=now, assistant=self.name, session=self.session,
+                rule="system.summary_command_failed", severity=Severity.WARNING,
+                text=f"summary command failed, using the built-in summary: {error}")])
+        record_summary(self.store, summary, assistant=self.name)
+
+
+def session_view(store: Store, session: str, now: float) -> SessionView:
+    """What the store knows of a session, as the summariser wants it."""
+    panes = []
+    for rec in store.panes(session=session):
+        if not rec.assistant.startswith("session:"):
+            continue
+        recent = rec.memo.get("recent")
+        prompt = rec.memo.get("prompt")
+        panes.append(PaneView(
+            target=rec.target,
+            command=rec.command,
+            state=rec.state,
+            state_since=rec.since,
+            recent=tuple(str(x) for x in recent) if isinstance(recent, list) else (),
+            prompt=str(prompt) if isinstance(prompt, str) else None,
+        ))
+    events = store.events(session=session, limit=500, newest=True)
+    open_events = tuple(
+        e for e in events
+        if e.status.value in ("new", "delivered") and e.severity >= Severity.WARNING
+        and e.kind is not Kind.SUMMARY
+    )
+    runs = tuple(e.text for e in events if e.rule.startswith("qa.run") or e.rule == "qa.regression")
+    return SessionView(session=session, now=now, panes=tuple(panes), open_events=open_events,
+                       test_runs=runs[-5:])
+
+
+def session_summary(
+    store: Store, config: Config, session: str, now: float
+) -> tuple[Summary, str | None]:
+    """The session's executive summary: the configured command's, else the built-in one."""
+    view = session_view(store, session, now)
+    if config.summary.command:
+        return summarize_with_command(view, config.summary.command, config.summary.timeout)
+    return summarize(view), None
+
+
+def record_summary(store: Store, summary: Summary, *, assistant: str) -> Event:
+    """Store a summary and queue it as an event, so the daemon writes it to the log."""
+    text = summary.render()
+    store.add_summary(summary.session, summary.ts, text, summary.to_json())
+    first = text.splitlines()[0] if text else f"Session: {summary.session}"
+    event = Event(
+        ts=summary.ts, session=summary.session, window="", pane="", target=summary.session,
+        assistant=assistant, rule="summary.executive", severity=Severity.INFO, kind=Kind.SUMMARY,
+        text=safe_text(first), detail=safe_text(text, multiline=True),
+        fingerprint=f"summary:{summary.session}:{summary.ts:.0f}",
+    )
+    return store.add_events([event])[0]

@@ -1,0 +1,174 @@
+"""The escalation daemon: reads new events, applies policy, delivers through the sinks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from types import FrameType
+
+from .config import Config
+from .events import Event, Kind, Severity, Status
+from .notice import Channel, Notice
+from .paths import StewardHome
+from .policy import Policy
+from .silence import Silence
+from .sinks.base import Sink
+from .sinks.desktop import DesktopSink
+from .sinks.log import LogSink
+from .sinks.pm import DisplaySink, KeysSink
+from .store import Store
+from .tmux import Tmux
+
+__all__ = ["Daemon"]
+
+log = logging.getLogger(__name__)
+
+POLL = 0.1
+SILENCE_REFRESH = 1.0
+DESKTOP_RECHECK = 60.0
+
+
+class Daemon:
+    """One per Steward: the only process that delivers."""
+
+    def __init__(self, config: Config, home: StewardHome) -> None:
+        self.config = config
+        self.home = home
+        self.store = Store(home.db)
+        self.tmux = Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
+        self.log_sink = LogSink(home.log_file, tmux_args=self.tmux.server_args())
+        self.policy = Policy(policy=config.policy, notify=config.notify, pm=config.pm)
+        self.sinks: dict[Channel, Sink] = {
+            Channel.LOG: self.log_sink,
+            Channel.DISPLAY: DisplaySink(self.tmux, config.pm.session),
+        }
+        self.keys: KeysSink | None = None
+        if config.pm.mode == "send-keys":
+            self.keys = KeysSink(self.tmux, config.pm.target)
+            self.sinks[Channel.KEYS] = self.keys
+        self.desktop: DesktopSink | None = None
+        if config.notify.desktop:
+            self.desktop = DesktopSink(
+                app_name=config.notify.app_name,
+                bus_address=os.environ.get("DBUS_SESSION_BUS_ADDRESS"),
+            )
+        self._desktop_ok = False
+        self._desktop_checked = 0.0
+        self._desktop_reason: str | None = None
+        self._silences: list[Silence] = []
+        self._silences_at = 0.0
+        self._running = True
+
+    # -- desktop availability -------------------------------------------------------------
+
+    def _check_desktop(self, now: float) -> None:
+        if self.desktop is None or now - self._desktop_checked < DESKTOP_RECHECK:
+            return
+        self._desktop_checked = now
+        reason = self.desktop.available()
+        if reason is None and not self._desktop_ok:
+            self._desktop_ok = True
+            self.sinks[Channel.DESKTOP] = self.desktop
+            if self._desktop_reason is not None:
+                self._note("desktop notifications are back", Severity.INFO, now)
+            self._desktop_reason = None
+        elif reason is not None and (self._desktop_ok or self._desktop_reason is None):
+            self._desktop_ok = False
+            self.sinks.pop(Channel.DESKTOP, None)
+            self._desktop_reason = reason
+            self._note(
+                f"desktop notifications off ({reason}); the PM pane and this log carry on",
+                Severity.WARNING,
+                now,
+            )
+
+    def _note(self, text: str, severity: Severity, now: float) -> None:
+        log.info("%s", text)
+        self.log_sink.write_line(f"steward: {text}", severity=severity, ts=now)
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def deliver(self, notice: Notice) -> None:
+        sink = self.sinks.get(notice.channel)
+        if sink is None:
+            return
+        if not self.store.claim_delivery(notice):
+            return  # delivered before (perhaps before a restart): never twice
+        try:
+            ok = sink.deliver(notice)
+        except Exception:  # a sink must never take the daemon down; it is logged with its trace
+            log.exception("sink %s failed on %s", notice.channel, notice.key)
+            ok = False
+        self.store.mark_delivered(notice.key, ok)
+
+    def _summary(self, event: Event) -> None:
+        notice = Notice(
+            key=f"summary:{event.id}",
+            channel=Channel.LOG,
+            severity=Severity.INFO,
+            title="",
+            body=event.text,
+            target=event.target,
+            session=event.session,
+            rule=event.rule,
+            event_ids=(event.id or 0,),
+            ts=event.ts,
+        )
+        if self.store.claim_delivery(notice):
+            for line in (event.detail or event.text).splitlines():
+                self.log_sink.write_line(line, severity=Severity.INFO, ts=event.ts)
+            self.store.mark_delivered(notice.key, True)
+
+    def _refresh_silences(self, now: float) -> list[Silence]:
+        if now - self._silences_at >= SILENCE_REFRESH:
+            self._silences = self.store.silences(active_at=now)
+            self._silences_at = now
+        return self._silences
+
+    def cycle(self, now: float) -> int:
+        """One pass: decide on new events, run timers, deliver; returns events decided."""
+        self._check_desktop(now)
+        silences = self._refresh_silences(now)
+        events = self.store.unprocessed()
+        for event in events:
+            assert event.id is not None  # read back from the store
+            if event.kind is Kind.SUMMARY:
+                self._summary(event)
+                self.store.decide(event.id, Status.DELIVERED)
+                continue
+            decision = self.policy.offer(event, now, silences=silences)
+            for notice in decision.notices:
+                self.deliver(notice)
+            self.store.decide(event.id, decision.status, resolved=decision.resolved)
+        acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
+        if acked:
+            self.policy.ack(acked)
+        for notice in self.policy.tick(now, acked=acked, silences=silences):
+            self.deliver(notice)
+        if self.keys is not None:
+            self.keys.flush()
+        return len(events)
+
+    def run(self) -> None:
+        def stop(_sig: int, _frame: FrameType | None) -> None:
+            self._running = False
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        now = time.time()
+        window = max(self.config.policy.cooldown, self.config.policy.escalate_after, 60.0)
+        self.policy.restore(
+            self.store.deliveries(since=now - window), self.store.open_events(since=now - window)
+        )
+        log.info("escalation daemon up; log at %s", self.home.log_file)
+        try:
+            while self._running:
+                busy = self.cycle(time.time())
+                if not busy:
+                    time.sleep(POLL)
+        finally:
+            for sink in self.sinks.values():
+                sink.close()
+            self.store.close()

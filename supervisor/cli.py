@@ -1,0 +1,278 @@
+"""`steward`: the one command a user types; every error is one line with a typed exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from escalation.config import Config, load_config
+from escalation.errors import StewardError, UsageError
+from escalation.events import Severity
+from escalation.paths import StewardHome, conf_dir
+from escalation.rules import RuleSet, load_rules, test_rule
+from escalation.silence import Silence, parse_duration
+from escalation.sinks.log import LogSink
+from escalation.store import Store
+from escalation.tail import follow
+
+from . import lifecycle
+from .reconciler import Reconciler, config_file_arg
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse's is NoReturn too
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="steward", description="Watches tmux sessions and tells the PM what needs attention."
+    )
+    p.add_argument(
+        "--config",
+        help="your steward.toml (else $STEWARD_CONFIG, else ~/.config/steward/steward.toml)",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("up", help="start Steward in the background")
+    sub.add_parser("down", help="stop Steward and every assistant")
+    s = sub.add_parser("status", help="what runs, and every pane's state")
+    s.add_argument("--json", action="store_true")
+    t = sub.add_parser("tail", help="follow the aggregated log, coloured by severity")
+    t.add_argument("-n", "--lines", type=int, default=20)
+    t.add_argument("--min-severity", default="info", type=_severity)
+    t.add_argument("--no-color", action="store_true")
+    e = sub.add_parser("events", help="events, oldest first")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--since", type=int, default=0, help="only events after this id")
+    e.add_argument("--session")
+    e.add_argument("-n", "--limit", type=int, default=None)
+    m = sub.add_parser("summary", help="executive summaries now")
+    m.add_argument("session", nargs="?")
+    m.add_argument("--json", action="store_true")
+    a = sub.add_parser("ack", help="acknowledge events: stops their escalation")
+    a.add_argument("ids", nargs="*", type=int)
+    a.add_argument("--session")
+    a.add_argument("--all", action="store_true")
+    si = sub.add_parser("silence", help="silence rules or sessions for a while")
+    ss = si.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    add = ss.add_parser("add")
+    add.add_argument("--rule", default="*")
+    add.add_argument("--session", default="*")
+    add.add_argument("--for", dest="duration", required=True, help="90s, 15m, 1h, 1d")
+    add.add_argument("--comment", default="")
+    ls = ss.add_parser("list")
+    ls.add_argument("--json", action="store_true")
+    rm = ss.add_parser("rm")
+    rm.add_argument("id", type=int)
+    sub.add_parser("check", help="validate the config and rule packs; starts nothing")
+    tr = sub.add_parser("test-rule", help="which rule fires on which line of FILE")
+    tr.add_argument("file")
+    tr.add_argument("--pack", help="one pack by name or path (default: every configured pack)")
+    tr.add_argument("--json", action="store_true")
+    sub.add_parser("reconcile", help=argparse.SUPPRESS)
+    return p
+
+
+def _severity(text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def all_rules(config: Config, pack: str | None = None) -> RuleSet:
+    """Every configured pack, or one pack by name or path."""
+    if pack is None:
+        return load_rules(config.rules.pack_paths())
+    path = Path(pack)
+    if not path.suffix:
+        path = conf_dir() / "rules" / f"{pack}.toml"
+    if not path.exists():
+        raise UsageError(f"--pack {pack}: no such pack ({path})")
+    return load_rules([path])
+
+
+def _log_note(home: StewardHome, text: str) -> None:
+    LogSink(home.log_file).write_line(f"steward: {text}", severity=Severity.INFO, ts=time.time())
+
+
+def _events(home: StewardHome, args: argparse.Namespace) -> int:
+    with Store(home.db) as store:
+        events = store.events(
+            since_id=args.since,
+            session=args.session,
+            limit=args.limit,
+            newest=args.limit is not None,
+        )
+    for e in events:
+        if args.json:
+            print(json.dumps(e.to_json(), ensure_ascii=False))
+        else:
+            when = time.strftime("%H:%M:%S", time.localtime(e.ts))
+            print(
+                f"{e.id:>6} {when} {e.severity.label:<8} {e.target:<20} {e.rule:<32}"
+                f" {e.status.value:<10} {e.text}"
+            )
+    return 0
+
+
+def _ack(home: StewardHome, args: argparse.Namespace) -> int:
+    if not (args.ids or args.session or args.all):
+        raise UsageError("steward ack: give event ids, --session NAME or --all")
+    with Store(home.db) as store:
+        done = store.ack(ids=args.ids, session=args.session, every=args.all)
+    what = ", ".join(map(str, done[:20])) + (" …" if len(done) > 20 else "")
+    print(f"acknowledged {len(done)} event(s){': ' + what if done else ''}")
+    if done:
+        _log_note(home, f"acknowledged {len(done)} event(s): {what}")
+    return 0
+
+
+def _silence(home: StewardHome, args: argparse.Namespace) -> int:
+    now = time.time()
+    with Store(home.db) as store:
+        if args.action == "add":
+            try:
+                seconds = parse_duration(args.duration)
+            except ValueError as exc:
+                raise UsageError(f"steward silence add: --for: {exc}") from None
+            silence = store.add_silence(
+                Silence(
+                    id=None,
+                    rule=args.rule,
+                    session=args.session,
+                    until=now + seconds,
+                    comment=args.comment,
+                    created=now,
+                    author=os.environ.get("USER", ""),
+                )
+            )
+            until = time.strftime("%H:%M", time.localtime(silence.until))
+            print(
+                f"silence {silence.id}: rule {silence.rule} session {silence.session} until {until}"
+            )
+            _log_note(
+                home,
+                f"silence {silence.id} added: rule {silence.rule} session"
+                f" {silence.session} until {until} {silence.comment}".rstrip(),
+            )
+        elif args.action == "list":
+            for s in store.silences(active_at=now):
+                if args.json:
+                    print(
+                        json.dumps(
+                            {
+                                "id": s.id,
+                                "rule": s.rule,
+                                "session": s.session,
+                                "until": s.until,
+                                "comment": s.comment,
+                                "created": s.created,
+                                "author": s.author,
+                            }
+                        )
+                    )
+                else:
+                    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.until))
+                    print(
+                        f"{s.id:>4}  rule {s.rule}  session {s.session}  until {until}  {s.comment}"
+                    )
+        else:
+            if not store.remove_silence(args.id):
+                raise UsageError(f"steward silence rm: no active silence {args.id}")
+            print(f"silence {args.id} removed")
+            _log_note(home, f"silence {args.id} removed")
+    return 0
+
+
+def _test_rule(config: Config, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    report = test_rule(all_rules(config, args.pack), lines)
+    print(json.dumps(report.to_json()) if args.json else report.render())
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    home = StewardHome.from_env()
+    config_file = config_file_arg(args.config or os.environ.get("STEWARD_CONFIG"))
+    cmd = args.command
+    if cmd == "check":
+        rules = all_rules(config)
+        packs = sorted({r.pack for r in rules.rules})
+        print(f"config OK: {config.source}; {len(rules.rules)} rules in packs {', '.join(packs)}")
+        return 0
+    if cmd == "test-rule":
+        return _test_rule(config, args)
+    if cmd == "up":
+        all_rules(config)  # a bad pack stops `up` before anything starts
+        for line in lifecycle.up(config, home, config_file=config_file):
+            print(line)
+        return 0
+    if cmd == "down":
+        for line in lifecycle.down(config, home):
+            print(line)
+        return 0
+    if cmd == "status":
+        data = lifecycle.status(config, home)
+        print(json.dumps(data) if args.json else lifecycle.render_status(data))
+        return 0
+    home.ensure()
+    if cmd == "tail":
+        follow(
+            home.log_file,
+            sys.stdout,
+            min_severity=args.min_severity,
+            color=not args.no_color and sys.stdout.isatty(),
+            lines=args.lines,
+        )
+        return 0
+    if cmd == "events":
+        return _events(home, args)
+    if cmd == "ack":
+        return _ack(home, args)
+    if cmd == "silence":
+        return _silence(home, args)
+    if cmd == "summary":
+        argv = [sys.executable, "-m", "assistants"]
+        argv += ["--config", config_file] if config_file else []
+        argv += [
+            "summary",
+            *([args.session] if args.session else []),
+            *(["--json"] if args.json else []),
+        ]
+        return subprocess.call(argv)
+    if cmd == "reconcile":
+        Reconciler(config, home, config_file=config_file).run()
+        return 0
+    raise UsageError(f"steward: unknown command {cmd}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        return run(_parser().parse_args(argv))
+    except StewardError as exc:
+        if debug:
+            raise
+        print(
+            f"steward: {exc}" if not str(exc).startswith("steward") else str(exc), file=sys.stderr
+        )
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

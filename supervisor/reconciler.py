@@ -1,0 +1,191 @@
+"""The reconciler: one `session:<name>` assistant per watched tmux session, no more, no less."""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from escalation.config import Config
+from escalation.errors import StewardError
+from escalation.events import Event, Kind, Severity
+from escalation.fingerprint import fingerprint
+from escalation.paths import StewardHome
+from escalation.store import Store
+from escalation.tmux import Tmux
+
+from .arbiter import Arbiter, WatcherSpec
+
+__all__ = ["Reconciler", "assistant_args", "next_phase", "watched_sessions"]
+
+log = logging.getLogger(__name__)
+
+PREFIX = "session:"
+
+
+def watched_sessions(config: Config, sessions: Iterable[str]) -> list[str]:
+    """Sessions that match the include globs, no exclude glob, and are not the PM's."""
+    out = []
+    for name in sessions:
+        if name == config.pm.session:
+            continue
+        if not any(fnmatch.fnmatchcase(name, g) for g in config.watch.include):
+            continue
+        if any(fnmatch.fnmatchcase(name, g) for g in config.watch.exclude):
+            continue
+        out.append(name)
+    return sorted(out)
+
+
+def next_phase(taken: Sequence[float]) -> float:
+    """The middle of the widest gap between phases already given out (0..1, circular)."""
+    if not taken:
+        return 0.0
+    points = sorted(p % 1.0 for p in taken)
+    best_start, best_gap = points[-1], points[0] + 1.0 - points[-1]
+    for a, b in itertools.pairwise(points):
+        if b - a > best_gap:
+            best_start, best_gap = a, b - a
+    return (best_start + best_gap / 2) % 1.0
+
+
+def assistant_args(config_file: str | None, *command: str) -> tuple[str, ...]:
+    """The command line of an assistant, for Circus."""
+    head: tuple[str, ...] = (sys.executable, "-m", "assistants")
+    if config_file:
+        head += ("--config", config_file)
+    return head + tuple(command)
+
+
+class Reconciler:
+    """Adds and removes session assistants as sessions appear and vanish."""
+
+    def __init__(self, config: Config, home: StewardHome, *, config_file: str | None) -> None:
+        self.config = config
+        self.home = home
+        self.config_file = config_file
+        self.tmux = Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
+        self.arbiter = Arbiter(home.run_dir)
+        self.store = Store(home.db)
+        self.phases: dict[str, float] = {}
+        self.names: dict[str, str] = {}
+        self._running = True
+        self._flapping_reported: set[str] = set()
+
+    def spec(self, session: str, phase: float) -> WatcherSpec:
+        return WatcherSpec(
+            name=PREFIX + session,
+            args=assistant_args(self.config_file, "session", session, "--phase", f"{phase:.4f}"),
+        )
+
+    def once(self) -> tuple[list[str], list[str]]:
+        """One reconciliation; the sessions added and removed."""
+        wanted = watched_sessions(self.config, self.tmux.sessions())
+        running = {w for w in self.arbiter.watchers() if w.startswith(PREFIX)}
+        by_key = {(PREFIX + s).lower(): s for s in wanted}
+        added, removed = [], []
+        fresh = [s for k, s in by_key.items() if k not in running]
+        if not self.phases and len(fresh) > 1:
+            # The first round spreads all sessions evenly over the interval.
+            for i, s in enumerate(fresh):
+                self.phases[s.lower()] = i / len(fresh)
+        for session in fresh:
+            phase = self.phases.get(session.lower())
+            if phase is None:
+                phase = next_phase(list(self.phases.values()))
+                self.phases[session.lower()] = phase
+            self.arbiter.add(self.spec(session, phase), self.home.log_dir)
+            self.names[(PREFIX + session).lower()] = session
+            added.append(session)
+        for name in sorted(running - set(by_key)):
+            self.arbiter.remove(name)
+            session = self.names.pop(name, name[len(PREFIX) :])
+            self.phases.pop(session.lower(), None)
+            removed.append(session)
+        if removed:
+            now = time.time()
+            self.store.add_events([self._gone(s, now) for s in removed])
+        self._check_flapping(set(by_key))
+        for s in added:
+            log.info("watching session %s", s)
+        for s in removed:
+            log.info("session %s is gone; its assistant stopped", s)
+        return added, removed
+
+    def _gone(self, session: str, now: float) -> Event:
+        text = f"session {session} is gone; its assistant was stopped"
+        return Event(
+            ts=now,
+            session=session,
+            window="",
+            pane="",
+            target=session,
+            assistant="reconciler",
+            rule="system.session_gone",
+            severity=Severity.INFO,
+            kind=Kind.SYSTEM,
+            text=text,
+            detail=session,
+            fingerprint=fingerprint("reconciler", text),
+        )
+
+    def _check_flapping(self, wanted: set[str]) -> None:
+        """Circus stops a watcher that keeps dying; say so once and try it again."""
+        statuses = self.arbiter.status()
+        for name, status in statuses.items():
+            if status != "stopped" or not (name in wanted or name in ("qa", "deploy")):
+                continue
+            if name not in self._flapping_reported:
+                self._flapping_reported.add(name)
+                now = time.time()
+                text = f"assistant {name} keeps dying; Circus stopped it, restarting it"
+                self.store.add_events(
+                    [
+                        Event(
+                            ts=now,
+                            session=name[len(PREFIX) :] if name.startswith(PREFIX) else "steward",
+                            window="",
+                            pane="",
+                            target=name,
+                            assistant="reconciler",
+                            rule="system.assistant_flapping",
+                            severity=Severity.ERROR,
+                            kind=Kind.SYSTEM,
+                            text=text,
+                            fingerprint=fingerprint("reconciler", text),
+                        )
+                    ]
+                )
+            self.arbiter.start(name)
+
+    def run(self) -> None:
+        def stop(_sig: int, _frame: FrameType | None) -> None:
+            self._running = False
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        interval = self.config.watch.discovery_interval
+        try:
+            while self._running:
+                started = time.monotonic()
+                try:
+                    self.once()
+                except StewardError as exc:
+                    log.warning("reconcile failed: %s", exc)
+                rest = interval - (time.monotonic() - started)
+                deadline = time.monotonic() + max(rest, 0.0)
+                while self._running and time.monotonic() < deadline:
+                    time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
+        finally:
+            self.arbiter.close()
+            self.store.close()
+
+
+def config_file_arg(path: str | None) -> str | None:
+    return str(Path(path).expanduser().absolute()) if path else None

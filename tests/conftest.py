@@ -1,0 +1,41 @@
+"""Fixtures shared by the whole suite: a private state dir, a private D-Bus, a running Steward."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import _dbus
+import _stack
+import pytest
+
+
+@pytest.fixture
+def steward_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private $STEWARD_HOME for this test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("STEWARD_HOME", str(home))
+    monkeypatch.delenv("STEWARD_CONFIG", raising=False)
+    return home
+
+
+@pytest.fixture
+def notification_bus(tmp_path: Path) -> Iterator[_dbus.NotificationBus]:
+    """A private D-Bus session bus (unix socket only) with python-dbusmock's notification daemon."""
+    with _dbus.NotificationBus(tmp_path / "dbus") as bus:
+        yield bus
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path, server: object, notification_bus: _dbus.NotificationBus
+) -> Iterator[_stack.Stack]:
+    """Steward up on the plugin's private tmux server, with the private bus; down afterwards."""
+    socket_name = str(server.socket_name)  # libtmux Server, untyped plugin fixture
+    st = _stack.Stack(tmp_path, socket_name=socket_name,
+                      env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": notification_bus.address})
+    try:
+        yield st
+    finally:
+        st.down()

@@ -1,0 +1,184 @@
+"""The `steward` command: config errors, the store-backed commands, and `test-rule`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import supervisor
+from escalation.events import Event, Kind, Severity
+from escalation.paths import StewardHome
+from escalation.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def steward(
+    *args: str, env_home: Path, config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "STEWARD_HOME": str(env_home), "HOME": str(env_home)}
+    if config is not None:
+        env["STEWARD_CONFIG"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+
+
+def test_our_supervisor_package_is_the_one_imported() -> None:
+    assert Path(supervisor.__file__).resolve().parent == REPO / "supervisor"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[capture\ninterval = 1\n", "malformed TOML"),
+        ("[capture]\nbogus = 1\n", "capture.bogus: unknown key"),
+        ('[capture]\ninterval = "fast"\n', "capture.interval: expected a number"),
+        ("[capture]\ninterval = -1\n", "capture.interval: must be greater than 0"),
+        ('[pm]\nmode = "shout"\n', "pm.mode: must be one of"),
+        ('[pm]\nmode = "send-keys"\n', "pm.target: required when pm.mode is send-keys"),
+        ("colour = 1\n", "colour: unknown key"),
+    ],
+)
+def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, content: str, expected: str) -> None:
+    conf = tmp_path / "steward.toml"
+    conf.write_text(content)
+    for command in ("check", "up"):
+        proc = steward(command, env_home=tmp_path / "h", config=conf)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert str(conf) in lines[0]
+        assert expected in lines[0]
+        assert not (tmp_path / "h" / "run" / "circusd.pid").exists()
+
+
+def test_invalid_pattern_in_a_rule_file_names_file_and_rule(tmp_path: Path) -> None:
+    pack = tmp_path / "mine.toml"
+    pack.write_text(
+        'pack = "mine"\n[[rule]]\nname = "lookahead"\nseverity = "error"\nscope = "line"\n'
+        "patterns = ['error(?!s)']\n"
+    )
+    conf = tmp_path / "steward.toml"
+    conf.write_text(f'[rules]\nfiles = ["{pack}"]\n')
+    proc = steward("check", env_home=tmp_path / "h", config=conf)
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert "\n" not in line
+    assert str(pack) in line
+    assert "rule[0]" in line or "lookahead" in line
+
+
+def test_check_accepts_the_defaults(tmp_path: Path) -> None:
+    proc = steward("check", env_home=tmp_path / "h")
+    assert proc.returncode == 0, proc.stderr
+    assert "config OK" in proc.stdout
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert steward("ack", env_home=tmp_path).returncode == 2
+    assert steward("frobnicate", env_home=tmp_path).returncode == 2
+    bad = steward("silence", "add", "--for", "soon", env_home=tmp_path)
+    assert bad.returncode == 2
+    assert "--for" in bad.stderr
+
+
+def _event(n: int, session: str = "api") -> Event:
+    return Event(
+        ts=time.time(),
+        session=session,
+        window="1",
+        pane=f"%{n}",
+        target=f"{session}:1.{n}",
+        assistant=f"session:{session}",
+        rule="generic.error_line",
+        severity=Severity.ERROR,
+        kind=Kind.PATTERN,
+        text=f"Error: thing {n} broke",
+        fingerprint=f"fp{n}",
+    )
+
+
+def test_events_json_ack_and_silences(tmp_path: Path) -> None:
+    home = StewardHome(root=tmp_path / "h").ensure()
+    with Store(home.db) as store:
+        store.add_events([_event(1), _event(2), _event(3, "web")])
+    out = steward("events", "--json", env_home=home.root)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == [1, 2, 3]
+    keys = {
+        "id",
+        "ts",
+        "session",
+        "window",
+        "pane",
+        "target",
+        "assistant",
+        "rule",
+        "severity",
+        "kind",
+        "text",
+        "fingerprint",
+        "status",
+    }
+    assert keys <= set(rows[0])
+    assert rows[0]["severity"] == "error" and rows[0]["kind"] == "pattern"
+
+    assert "acknowledged 2" in steward("ack", "--session", "api", env_home=home.root).stdout
+    statuses = [
+        json.loads(line)["status"]
+        for line in steward("events", "--json", env_home=home.root).stdout.splitlines()
+    ]
+    assert statuses == ["acked", "acked", "new"]
+
+    added = steward(
+        "silence",
+        "add",
+        "--rule",
+        "generic.*",
+        "--session",
+        "web",
+        "--for",
+        "1h",
+        "--comment",
+        "deploying",
+        env_home=home.root,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = [
+        json.loads(line)
+        for line in steward("silence", "list", "--json", env_home=home.root).stdout.splitlines()
+    ]
+    assert [(s["rule"], s["session"], s["comment"]) for s in listed] == [
+        ("generic.*", "web", "deploying")
+    ]
+    assert steward("silence", "rm", str(listed[0]["id"]), env_home=home.root).returncode == 0
+    assert steward("silence", "list", "--json", env_home=home.root).stdout == ""
+    assert steward("silence", "rm", str(listed[0]["id"]), env_home=home.root).returncode == 2
+    log = (home.log_file).read_text()
+    assert "acknowledged 2" in log and "silence 1 added" in log
+
+
+def test_test_rule_counts_lines(tmp_path: Path) -> None:
+    sample = tmp_path / "out.txt"
+    sample.write_text(
+        "collecting ...\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n'
+        "ValueError: boom\n"
+        "all good\n"
+    )
+    proc = steward("test-rule", str(sample), "--pack", "generic", env_home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "generic.python_traceback" in proc.stdout
+    assert steward("test-rule", str(tmp_path / "nope"), env_home=tmp_path).returncode == 2
