@@ -1,0 +1,321 @@
+"""Executive summaries of a session, read from its panes' recent output, so the PM need not read it.
+
+Every item comes from the view: foreground commands and lines typed at a prompt (focus),
+lines that state a choice (decisions), figures in the output (progress), open events
+and waiting prompts (blockers), lines that say what comes next (next steps).  At most
+three items a section, most recent first, each one line of at most 120 characters.
+A user's command may write the summary instead (`summarize_with_command`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from escalation.events import Event, Severity
+
+__all__ = [
+    "PaneView",
+    "SessionView",
+    "Summary",
+    "summarize",
+    "summarize_with_command",
+]
+
+ITEM_CAP = 120
+ITEMS = 3
+COMMAND_LINES = 8
+OUTPUT_CAP = 8000
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks, clipboard
+    r"|\x1b.?|[\x00-\x1f\x7f-\x9f]"  # any other escape or control character
+)
+_APOS = "['’]"
+_TYPED = re.compile(
+    r"^(?:\([^)]*\)\s*)?"  # a virtualenv or conda marker
+    r"(?:(?=[\w.@-]*[A-Za-z])[\w.@-]+(?::\S*?)?[$#%]"  # user@host:~/src$, host%, root@host:/#
+    r"|[~/]\S*[$%]|[$%❯›➜λ>])"  # ~/src$, a bare $, starship's ❯, an agent's > input line
+    r"\s+(?P<cmd>\S.*)$"
+)
+_DECISION = re.compile(
+    r"\b(?:decided|decide to|decision:|chose|chosen|choosing|going with|go with|switching to|"
+    r"switched to|will use|settled on|opted|opting|instead of|"
+    rf"let{_APOS}s use|(?:i|we){_APOS}ll (?:use|go with|switch to|stick with))\b",
+    re.IGNORECASE,
+)
+_NEXT = re.compile(
+    r"^\W*(?:next(?: steps?)?\s*:|to-?do\s*:|next,|next up\b)"
+    rf"|\b(?:then (?:i|we)(?: will|{_APOS}ll)|next,? (?:i|we)(?: will|{_APOS}ll)|"
+    rf"now (?:i|we)(?: will|{_APOS}ll)|(?:i|we)(?: will|{_APOS}ll) now|remaining\s*:)",
+    re.IGNORECASE,
+)
+_FIGURES = re.compile(
+    r"(?<![\w.])\d{1,3}(?:\.\d+)?\s?%"  # 45%, 99.5 %
+    r"|(?<![\w/.:-])\d+\s?/\s?\d+(?![\w/.:-])"  # 3/7, [12 / 40]
+    r"|\b\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected|succeeded|done|"
+    r"completed|remaining|left)\b"
+    r"|\bsteps? \d+(?:\s?(?:/|of|out of)\s?\d+)?\b"
+    r"|\b\d+ (?:of|out of) \d+\b",
+    re.IGNORECASE,
+)
+_SECTIONS = {
+    "current focus": "focus",
+    "focus": "focus",
+    "key decisions": "decisions",
+    "decisions": "decisions",
+    "progress": "progress",
+    "blockers": "blockers",
+    "next steps": "next_steps",
+}
+_SECTION_LINE = re.compile(r"^\s*[-*•]?\s*(?P<name>[A-Za-z ]+?)\s*:\s*(?P<rest>.*)$")
+_NOTHING = frozenset({"", "none", "none seen", "none identified", "n/a", "-"})
+_LABELS = {"waiting_input": "waiting for input"}
+_RANK = {"active": 0, "waiting_input": 0, "stalled": 0, "crashed": 1, "exited": 1, "idle": 2}
+
+
+def _clean(text: str, cap: int = ITEM_CAP) -> str:
+    """One line of plain text: no escape sequences or control characters, at most `cap` long."""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text if len(text) <= cap else text[: cap - 1].rstrip() + "…"
+
+
+def _items(values: Iterable[str], limit: int = ITEMS) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        item = _clean(value)
+        if item and item not in out:
+            out.append(item)
+        if len(out) == limit:
+            break
+    return tuple(out)
+
+
+@attrs.frozen(kw_only=True)
+class PaneView:
+    """What the summary may know of one pane; `recent` is already sanitised, oldest first."""
+
+    target: str
+    command: str
+    state: str
+    state_since: float
+    recent: tuple[str, ...]
+    prompt: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SessionView:
+    """What the summary may know of one session at `now`."""
+
+    session: str
+    now: float
+    panes: tuple[PaneView, ...]
+    open_events: tuple[Event, ...] = ()
+    test_runs: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Summary:
+    """An executive summary of one session, five short sections."""
+
+    session: str
+    ts: float
+    focus: tuple[str, ...]
+    decisions: tuple[str, ...]
+    progress: tuple[str, ...]
+    blockers: tuple[str, ...]
+    next_steps: tuple[str, ...]
+    source: str = "heuristic"
+
+    def render(self) -> str:
+        """The summary as six lines for the PM's log."""
+        when = time.strftime("%H:%M", time.localtime(self.ts))
+
+        def line(name: str, items: tuple[str, ...], empty: str) -> str:
+            return f"- {name}: {'; '.join(_clean(i) for i in items) if items else empty}"
+
+        return "\n".join(
+            [
+                f"[{when}] Session: {_clean(self.session)} - Executive Summary",
+                line("Current Focus", self.focus, "none seen"),
+                line("Key Decisions", self.decisions, "none seen"),
+                line("Progress", self.progress, "none seen"),
+                line("Blockers", self.blockers, "None identified"),
+                line("Next Steps", self.next_steps, "none seen"),
+            ]
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The summary as plain JSON values."""
+        return {
+            "session": self.session,
+            "ts": self.ts,
+            "focus": list(self.focus),
+            "decisions": list(self.decisions),
+            "progress": list(self.progress),
+            "blockers": list(self.blockers),
+            "next_steps": list(self.next_steps),
+            "source": self.source,
+        }
+
+
+def _label(state: str) -> str:
+    return _LABELS.get(state, state.replace("_", " "))
+
+
+def _ranked(view: SessionView) -> list[PaneView]:
+    """Panes at work first, then the ones that stopped, then idle ones; latest change first."""
+    return sorted(view.panes, key=lambda p: (_RANK.get(p.state, 1), -p.state_since))
+
+
+def _statements(panes: list[PaneView]) -> Iterator[str]:
+    """Lines of output, latest first, leaving out commands typed at a prompt."""
+    for pane in panes:
+        for line in reversed(pane.recent):
+            if not _TYPED.match(line):
+                yield line
+
+
+def _focus(panes: list[PaneView]) -> Iterator[str]:
+    for pane in panes:
+        typed = next((m["cmd"] for line in reversed(pane.recent) if (m := _TYPED.match(line))), "")
+        head = f"{pane.target} {pane.command} ({_label(pane.state)})"
+        yield f"{head}: {typed}" if typed else head
+
+
+def _progress(view: SessionView, panes: list[PaneView]) -> Iterator[str]:
+    if view.test_runs:
+        yield f"tests: {view.test_runs[-1]}"
+    for pane in panes:
+        for line in reversed(pane.recent):
+            figures = list(dict.fromkeys(" ".join(m.split()) for m in _FIGURES.findall(line)))
+            if figures:
+                yield f"{pane.target}: {', '.join(figures)} — {_clean(line, 80)}"
+                break
+
+
+def _blockers(view: SessionView) -> list[str]:
+    found: list[tuple[int, float, str]] = []
+    for event in view.open_events:
+        if event.severity >= Severity.WARNING:
+            found.append((event.severity, event.ts, f"{event.target}: {event.text}"))
+    for pane in view.panes:
+        if pane.prompt or pane.state == "waiting_input":
+            what = f"waiting for input: {pane.prompt}" if pane.prompt else "waiting for input"
+            item = f"{pane.target}: {what}"
+            if not any(_clean(item) in _clean(text) for _s, _t, text in found):
+                found.append((Severity.WARNING, pane.state_since, item))
+    found.sort(key=lambda f: (-f[0], -f[1]))
+    return [text for _s, _t, text in found]
+
+
+def summarize(view: SessionView) -> Summary:
+    """A summary read from the view alone; nothing in it is invented."""
+    panes = _ranked(view)
+    return Summary(
+        session=view.session,
+        ts=view.now,
+        focus=_items(_focus(panes)),
+        decisions=_items(line for line in _statements(panes) if _DECISION.search(line)),
+        progress=_items(_progress(view, panes)),
+        blockers=_items(_blockers(view)),
+        next_steps=_items(line for line in _statements(panes) if _NEXT.search(line)),
+    )
+
+
+def _session_text(view: SessionView) -> str:
+    """The session's recent sanitised text, as the summary command reads it on stdin."""
+    out = [f"Session: {_clean(view.session)}"]
+    for pane in _ranked(view):
+        head = f"Pane {_clean(pane.target)} ({_clean(pane.command)}, {_label(pane.state)}):"
+        out += ["", head]
+        out += [_clean(line, 1000) for line in pane.recent]
+        if pane.prompt:
+            out.append(f"Waiting for input: {_clean(pane.prompt)}")
+    if view.open_events:
+        out += ["", "Open events:"]
+        for e in view.open_events:
+            out.append(f"- [{e.severity.label}] {_clean(e.target)}: {_clean(e.text)}")
+    if view.test_runs:
+        out += ["", "Test runs (newest last):"] + [f"- {_clean(r)}" for r in view.test_runs]
+    return "\n".join(out) + "\n"
+
+
+def _parse(view: SessionView, stdout: str) -> Summary:
+    """The command's output as a summary: its sections if it follows the format, else its lines."""
+    sections: dict[str, tuple[str, ...]] = {}
+    lines = [_clean(line) for line in stdout.splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        m = _SECTION_LINE.match(line)
+        field = _SECTIONS.get(m["name"].strip().lower()) if m else None
+        if m and field:
+            rest = m["rest"].strip()
+            items = [] if rest.lower() in _NOTHING else rest.split("; ")
+            sections[field] = _items(items)
+    if not sections:
+        sections["focus"] = _items(lines, COMMAND_LINES)
+    return Summary(
+        session=view.session,
+        ts=view.now,
+        focus=sections.get("focus", ()),
+        decisions=sections.get("decisions", ()),
+        progress=sections.get("progress", ()),
+        blockers=sections.get("blockers", ()),
+        next_steps=sections.get("next_steps", ()),
+        source="command",
+    )
+
+
+def summarize_with_command(
+    view: SessionView, command: str, timeout: float
+) -> tuple[Summary, str | None]:
+    """The summary `command` writes from the session's text; else the heuristic one and why."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        return summarize(view), _clean(f"summary command is malformed: {exc}")
+    if not argv:
+        return summarize(view), "summary command is empty"
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so a timeout kills its children too
+        )
+    except OSError as exc:
+        return summarize(view), _clean(f"summary command cannot start: {argv[0]}: {exc.strerror}")
+    try:
+        out, err = proc.communicate(_session_text(view).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=1.0)  # a child that left the group may hold the pipes
+        proc.kill()
+        proc.wait()
+        return summarize(view), f"summary command timed out after {timeout:g}s"
+    stdout = out[:OUTPUT_CAP].decode(errors="replace")
+    if proc.returncode != 0:
+        lines = [_clean(x) for x in err.decode(errors="replace").splitlines() if x.strip()]
+        code = proc.returncode
+        why = (
+            f"summary command exited with status {code}"
+            if code > 0
+            else f"summary command was killed by signal {-code}"
+        )
+        return summarize(view), _clean(f"{why}: {lines[-1]}" if lines else why)
+    if not _clean(stdout):
+        return summarize(view), "summary command printed nothing"
+    return _parse(view, stdout), None

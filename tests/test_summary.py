@@ -1,0 +1,380 @@
+"""Executive summaries: read from realistic sessions, rendered exactly, and written by a command."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assistants.summary import PaneView, SessionView, Summary, summarize, summarize_with_command
+from escalation.events import Event, Kind, Severity
+
+NOW = 1_700_000_000.0  # 22:13 UTC
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def event(text: str, severity: Severity, ts: float, target: str = "backend:0.0") -> Event:
+    return Event(
+        ts=ts,
+        session="backend",
+        window="0",
+        pane="%1",
+        target=target,
+        assistant="session:backend",
+        rule="generic.error",
+        severity=severity,
+        kind=Kind.PATTERN,
+        text=text,
+        fingerprint=f"fp-{text}",
+    )
+
+
+PYTEST = PaneView(
+    target="backend:0.1",
+    command="pytest",
+    state="active",
+    state_since=NOW - 40,
+    recent=(
+        "me@box:~/backend$ git pull",
+        "Already up to date.",
+        "me@box:~/backend$ pytest tests/ -q",
+        "tests/test_api.py ........F...........                  [ 30%]",
+        "tests/test_store.py ..........                          [ 45%]",
+    ),
+)
+
+AGENT = PaneView(
+    target="backend:1.0",
+    command="claude",
+    state="active",
+    state_since=NOW - 300,
+    recent=(
+        "> move the event store from JSON files to sqlite",
+        "● Reading escalation/store.py",
+        "● I'll use SQLite in WAL mode instead of JSON files, so readers never block.",
+        "● Wrote escalation/store.py (212 lines)",
+        "● Next, I will add tests for concurrent readers.",
+        "  esc to interrupt",
+    ),
+)
+
+APT = PaneView(
+    target="backend:2.0",
+    command="apt",
+    state="waiting_input",
+    state_since=NOW - 90,
+    recent=("The following packages will be upgraded:", "  libssl3 openssl"),
+    prompt="Do you want to continue? [Y/n]",
+)
+
+IDLE_SHELL = PaneView(
+    target="backend:3.0",
+    command="bash",
+    state="idle",
+    state_since=NOW - 3600,
+    recent=("me@box:~$ ls", "notes.txt"),
+)
+
+
+def view(
+    *panes: PaneView, open_events: tuple[Event, ...] = (), test_runs: tuple[str, ...] = ()
+) -> SessionView:
+    return SessionView(
+        session="backend", now=NOW, panes=panes, open_events=open_events, test_runs=test_runs
+    )
+
+
+# --- the heuristic summary ---------------------------------------------------------------
+
+
+def test_a_pytest_run_at_45_percent() -> None:
+    s = summarize(view(PYTEST))
+    assert s.focus == ("backend:0.1 pytest (active): pytest tests/ -q",)
+    assert len(s.progress) == 1
+    assert s.progress[0].startswith("backend:0.1: 45% — tests/test_store.py")
+    assert (s.decisions, s.blockers, s.next_steps) == ((), (), ())
+    assert (s.session, s.ts, s.source) == ("backend", NOW, "heuristic")
+
+
+def test_an_agent_session_states_decisions_and_next_steps() -> None:
+    s = summarize(view(AGENT))
+    assert s.focus == (
+        "backend:1.0 claude (active): move the event store from JSON files to sqlite",
+    )
+    assert s.decisions == (
+        "● I'll use SQLite in WAL mode instead of JSON files, so readers never block.",
+    )
+    assert s.next_steps == ("● Next, I will add tests for concurrent readers.",)
+    assert s.progress == ()
+
+
+def test_a_waiting_prompt_is_a_blocker() -> None:
+    s = summarize(view(APT))
+    assert s.blockers == ("backend:2.0: waiting for input: Do you want to continue? [Y/n]",)
+    assert s.focus == ("backend:2.0 apt (waiting for input)",)
+
+
+def test_open_events_are_blockers_worst_and_latest_first() -> None:
+    events = (
+        event("disk 91% full", Severity.WARNING, NOW - 50),
+        event("Traceback: KeyError 'user'", Severity.ERROR, NOW - 200),
+        event("connection refused", Severity.ERROR, NOW - 20),
+        event("deploy started", Severity.INFO, NOW - 10),
+    )
+    s = summarize(view(APT, open_events=events))
+    assert s.blockers == (
+        "backend:0.0: connection refused",
+        "backend:0.0: Traceback: KeyError 'user'",
+        "backend:0.0: disk 91% full",
+    )
+    calmer = summarize(view(APT, open_events=events[:1]))
+    assert calmer.blockers == (
+        "backend:0.0: disk 91% full",
+        "backend:2.0: waiting for input: Do you want to continue? [Y/n]",
+    )
+
+
+def test_a_prompt_already_escalated_is_not_listed_twice() -> None:
+    ev = event(
+        "waiting for input: Do you want to continue? [Y/n]", Severity.WARNING, NOW, "backend:2.0"
+    )
+    s = summarize(view(APT, open_events=(ev,)))
+    assert s.blockers == ("backend:2.0: waiting for input: Do you want to continue? [Y/n]",)
+
+
+def test_panes_at_work_come_before_idle_ones() -> None:
+    s = summarize(view(IDLE_SHELL, AGENT, PYTEST, APT))
+    assert [f.split()[0] for f in s.focus] == ["backend:0.1", "backend:2.0", "backend:1.0"]
+
+
+def test_the_newest_test_run_leads_progress() -> None:
+    runs = ("12 passed in 1.0s", "3 failed, 40 passed in 9.1s")
+    s = summarize(view(PYTEST, test_runs=runs))
+    assert s.progress[0] == "tests: 3 failed, 40 passed in 9.1s"
+    assert s.progress[1].startswith("backend:0.1: 45%")
+
+
+@pytest.mark.parametrize(
+    ("line", "figures"),
+    [
+        ("==== 45 passed, 2 failed in 3.20s ====", "45 passed, 2 failed"),
+        ("Step 3/7 : RUN pip install -r requirements.txt", "Step 3/7"),
+        ("Downloading layers 12 / 40", "12 / 40"),
+        ("Migrating: step 2 of 5", "step 2 of 5"),
+    ],
+)
+def test_progress_figures(line: str, figures: str) -> None:
+    pane = PaneView(target="ci:0.0", command="x", state="active", state_since=NOW, recent=(line,))
+    assert summarize(view(pane)).progress == (f"ci:0.0: {figures} — {line[:80]}",)
+
+
+@pytest.mark.parametrize("line", ["released 2024/01/02 at 12:30", "see src/3/4 and v1.2/3"])
+def test_dates_and_paths_are_not_progress(line: str) -> None:
+    pane = PaneView(target="ci:0.0", command="x", state="active", state_since=NOW, recent=(line,))
+    assert summarize(view(pane)).progress == ()
+
+
+def test_sections_hold_three_items_most_recent_first_and_short() -> None:
+    recent = tuple(f"We decided on option {i}: " + "x" * 200 for i in range(10))
+    recent += ("TO" + "DO: wire the cache", "Next: run the migration", "then I'll ship it")
+    pane = PaneView(target="a:0.0", command="x", state="active", state_since=NOW, recent=recent)
+    s = summarize(view(pane))
+    assert [d[:24] for d in s.decisions] == [
+        "We decided on option 9: ",
+        "We decided on option 8: ",
+        "We decided on option 7: ",
+    ]
+    assert all(len(d) <= 120 and d.endswith("…") for d in s.decisions)
+    assert s.next_steps == (
+        "then I'll ship it",
+        "Next: run the migration",
+        "TO" + "DO: wire the cache",
+    )
+
+
+def test_commands_typed_at_a_prompt_are_not_statements() -> None:
+    recent = ("me@box:~$ grep -r 'Next:' docs/", "me@box:~$ git commit -m 'switching to uv'")
+    pane = PaneView(target="a:0.0", command="bash", state="idle", state_since=NOW, recent=recent)
+    s = summarize(view(pane))
+    assert (s.decisions, s.next_steps) == ((), ())
+    assert s.focus == ("a:0.0 bash (idle): git commit -m 'switching to uv'",)
+
+
+def test_render_is_exactly_the_format(utc: None) -> None:
+    s = summarize(view(PYTEST, AGENT, APT))
+    assert s.render() == "\n".join(
+        [
+            "[22:13] Session: backend - Executive Summary",
+            "- Current Focus: backend:0.1 pytest (active): pytest tests/ -q; "
+            "backend:2.0 apt (waiting for input); "
+            "backend:1.0 claude (active): move the event store from JSON files to sqlite",
+            "- Key Decisions: ● I'll use SQLite in WAL mode instead of JSON files, "
+            "so readers never block.",
+            "- Progress: backend:0.1: 45% — tests/test_store.py .......... [ 45%]",
+            "- Blockers: backend:2.0: waiting for input: Do you want to continue? [Y/n]",
+            "- Next Steps: ● Next, I will add tests for concurrent readers.",
+        ]
+    )
+
+
+def test_render_of_a_quiet_session(utc: None) -> None:
+    assert summarize(view()).render() == "\n".join(
+        [
+            "[22:13] Session: backend - Executive Summary",
+            "- Current Focus: none seen",
+            "- Key Decisions: none seen",
+            "- Progress: none seen",
+            "- Blockers: None identified",
+            "- Next Steps: none seen",
+        ]
+    )
+
+
+def test_to_json() -> None:
+    s = summarize(view(APT))
+    assert s.to_json() == {
+        "session": "backend",
+        "ts": NOW,
+        "focus": ["backend:2.0 apt (waiting for input)"],
+        "decisions": [],
+        "progress": [],
+        "blockers": ["backend:2.0: waiting for input: Do you want to continue? [Y/n]"],
+        "next_steps": [],
+        "source": "heuristic",
+    }
+
+
+_line = st.one_of(
+    st.text(max_size=150),
+    st.sampled_from(
+        [
+            "we chose \x1b[31mred\x1b[0m",
+            "Next: \x07beep",
+            "[ 12%] building",
+            "$ make all",
+            "I'll use the cache",
+            "3/9 done",
+        ]
+    ),
+)
+
+
+def is_read_from(item: str, line: str) -> bool:
+    """Whether the item's characters (spaces aside) appear in order in the line."""
+    rest = iter(line)
+    return all(c in rest for c in item.removesuffix("…").replace(" ", ""))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["active", "idle", "stalled"]), st.lists(_line)), max_size=4)
+)
+def test_nothing_is_invented_and_nothing_escapes(panes: list[tuple[str, list[str]]]) -> None:
+    views = tuple(
+        PaneView(
+            target=f"s:{i}.0", command="cmd", state=state, state_since=NOW - i, recent=tuple(r)
+        )
+        for i, (state, r) in enumerate(panes)
+    )
+    s = summarize(view(*views))
+    lines = [line for p in views for line in p.recent]
+    for item in s.decisions + s.next_steps:
+        assert any(is_read_from(item, line) for line in lines), item
+    for section in (s.focus, s.decisions, s.progress, s.blockers, s.next_steps):
+        assert len(section) <= 3 and all(0 < len(i) <= 120 for i in section)
+    assert all(c == "\n" or (c >= " " and not 0x7F <= ord(c) <= 0x9F) for c in s.render())
+
+
+# --- the command path --------------------------------------------------------------------
+
+
+def python(script: str) -> str:
+    return shlex.join([sys.executable, "-c", script])
+
+
+ECHO_FORMAT = """
+import sys
+text = sys.stdin.read()
+pane = next(l for l in text.splitlines() if l.startswith("Pane "))
+print("[22:13] Session: backend - Executive Summary")
+print("- Current Focus: " + pane + "; the release")
+print("- Key Decisions: none seen")
+print("- Progress: 45% of tests")
+print("- Blockers: None identified")
+print("- Next Steps: ship it\\x1b]0;owned\\x07")
+"""
+
+
+def test_a_command_that_follows_the_format() -> None:
+    s, error = summarize_with_command(view(PYTEST), python(ECHO_FORMAT), timeout=10)
+    assert error is None
+    assert s.source == "command"
+    assert s.focus == ("Pane backend:0.1 (pytest, active):", "the release")
+    assert (s.decisions, s.progress, s.blockers) == ((), ("45% of tests",), ())
+    assert s.next_steps == ("ship it",)
+
+
+def test_a_command_that_writes_prose_is_the_focus() -> None:
+    script = "import sys; sys.stdin.read(); print('All quiet.\\n\\nThe build is green.')"
+    s, error = summarize_with_command(view(PYTEST), python(script), timeout=10)
+    assert error is None
+    assert (s.source, s.focus, s.progress) == ("command", ("All quiet.", "The build is green."), ())
+
+
+def test_the_command_reads_the_session_text() -> None:
+    script = "import sys; print('- Progress: ' + '; '.join(sys.stdin.read().splitlines()[-3:]))"
+    ev = event("disk full", Severity.ERROR, NOW)
+    s, error = summarize_with_command(view(PYTEST, open_events=(ev,)), python(script), timeout=10)
+    assert error is None
+    assert s.progress == ("Open events:", "- [error] backend:0.0: disk full")
+
+
+def test_a_command_past_its_timeout_falls_back() -> None:
+    script = "import time; time.sleep(60)"
+    started = time.monotonic()
+    s, error = summarize_with_command(view(PYTEST), python(script), timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert s == summarize(view(PYTEST))
+    assert error == "summary command timed out after 0.5s"
+
+
+def test_a_command_that_fails_falls_back() -> None:
+    script = "import sys; print('half a summary'); sys.exit('model unavailable')"
+    s, error = summarize_with_command(view(AGENT), python(script), timeout=10)
+    assert s == summarize(view(AGENT))
+    assert error == "summary command exited with status 1: model unavailable"
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (python("print('   ')"), "summary command printed nothing"),
+        ("", "summary command is empty"),
+        ("summarise 'unbalanced", "summary command is malformed: No closing quotation"),
+        ("/nonexistent/summariser", "summary command cannot start: /nonexistent/summariser: "),
+    ],
+)
+def test_commands_that_give_nothing_fall_back(command: str, message: str) -> None:
+    s, error = summarize_with_command(view(APT), command, timeout=10)
+    assert s == summarize(view(APT))
+    assert error is not None and error.startswith(message)
+
+
+def test_summary_values_are_frozen() -> None:
+    s = summarize(view(APT))
+    with pytest.raises(AttributeError):
+        s.focus = ()  # type: ignore[misc]  # the point is that it cannot be assigned
+    assert isinstance(s, Summary)
