@@ -1,0 +1,368 @@
+"""Exact new-line extraction: what a pane printed between two captures, each settled line once.
+
+tmux 3.3a has no monotonic line counter (``history_size + cursor_y`` freezes at the history
+limit and jumps back after ``clear`` or ``clear-history``), so two captures are aligned by
+content: the longest run of the previous capture's settled lines that reappears at the top
+of the new capture, with the counter only as a tie-break when repeated text is ambiguous.
+Lines are compared joined (``capture-pane -J``) and without trailing spaces, so wrapping
+and resizing do not matter. Blank lines are never reported.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = ["Capture", "Delta", "carry", "cells", "extract", "split_rows"]
+
+
+def cells(text: str) -> int:
+    """Terminal columns that `text` takes (wide characters take two, combining ones none)."""
+    if text.isascii():
+        return len(text)
+    total = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        total += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    return total
+
+
+def _rows(text: str, width: int) -> int:
+    return max(1, -(-cells(text) // max(1, width)))
+
+
+def split_rows(text: str, width: int) -> list[str]:
+    """A joined line cut back into the rows of a pane `width` columns wide."""
+    width = max(1, width)
+    if text.isascii():
+        return [text[i : i + width] for i in range(0, len(text), width)] or [""]
+    rows: list[str] = []
+    row: list[str] = []
+    used = 0
+    for ch in text:
+        w = 0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > width:
+            rows.append("".join(row))
+            row, used = [], 0
+        row.append(ch)
+        used += w
+    rows.append("".join(row))
+    return rows
+
+
+def _tuple(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value)
+
+
+def _opt_tuple(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else _tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Capture:
+    """One reading of a pane: joined text from the captured history down to the screen's bottom.
+
+    ``rows`` (the screen's physical rows), ``screen_index`` (first line on the screen) and
+    ``cursor_index`` (the cursor's line) are exact when tmux gave them; when absent they are
+    computed from the text and the pane width. ``history_lines`` (how much history was asked
+    for) and ``history_limit`` (tmux's own) tell whether history may have been cut; 0 means
+    unknown. ``normal`` is kept on the alternate screen: the last normal-screen capture, so
+    that leaving a full-screen program repeats nothing.
+    """
+
+    lines: tuple[str, ...] = attrs.field(converter=_tuple)
+    history_size: int
+    cursor_x: int
+    cursor_y: int
+    height: int
+    width: int
+    alternate: bool
+    history_lines: int = 0
+    history_limit: int = 0
+    rows: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    screen_index: int | None = None
+    cursor_index: int | None = None
+    normal: Capture | None = None
+
+    def to_json(self) -> dict[str, object]:
+        data = attrs.asdict(self, recurse=False)
+        data["lines"] = list(self.lines)
+        data["rows"] = list(self.rows) if self.rows is not None else None
+        data["normal"] = self.normal.to_json() if self.normal is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Capture:
+        normal = data.get("normal")
+        return cls(
+            lines=data["lines"],
+            history_size=int(data["history_size"]),
+            cursor_x=int(data["cursor_x"]),
+            cursor_y=int(data["cursor_y"]),
+            height=int(data["height"]),
+            width=int(data["width"]),
+            alternate=bool(data["alternate"]),
+            history_lines=int(data.get("history_lines") or 0),
+            history_limit=int(data.get("history_limit") or 0),
+            rows=data.get("rows"),
+            screen_index=_opt_int(data.get("screen_index")),
+            cursor_index=_opt_int(data.get("cursor_index")),
+            normal=cls.from_json(normal) if isinstance(normal, Mapping) else None,
+        )
+
+    @classmethod
+    def from_tmux(
+        cls,
+        *,
+        lines: Sequence[str],
+        screen_lines: int,
+        rows: Sequence[str],
+        history_size: int,
+        history_lines: int,
+        history_limit: int,
+        cursor_x: int,
+        cursor_y: int,
+        height: int,
+        width: int,
+        alternate: bool,
+    ) -> Capture:
+        """A capture from one atomic tmux reading: joined text, joined screen and screen rows.
+
+        The cursor's line is exact when every row below the cursor is blank (rows cannot
+        continue a wrapped line without text); otherwise it is computed from the widths.
+        """
+        below = list(rows[cursor_y + 1 :]) if 0 <= cursor_y < len(rows) else []
+        cursor_index = None
+        if len(rows) == height and not any(r.strip() for r in below):
+            cursor_index = max(0, len(lines) - len(below) - 1)
+        return cls(
+            lines=lines,
+            history_size=history_size,
+            cursor_x=cursor_x,
+            cursor_y=cursor_y,
+            height=height,
+            width=width,
+            alternate=alternate,
+            history_lines=history_lines,
+            history_limit=history_limit,
+            rows=rows,
+            screen_index=max(0, len(lines) - screen_lines),
+            cursor_index=cursor_index,
+        )
+
+    @property
+    def counter(self) -> int:
+        """tmux's absolute row of the cursor; only a hint (see the module docstring)."""
+        return self.history_size + self.cursor_y
+
+    @property
+    def top_row(self) -> int:
+        """Absolute row of the first captured line, counted like `counter`."""
+        captured = self.history_size
+        if self.history_lines > 0:
+            captured = min(captured, self.history_lines)
+        return self.history_size - captured
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@attrs.frozen(kw_only=True)
+class Delta:
+    """What changed in a pane between two captures."""
+
+    lines: tuple[str, ...]
+    screen: tuple[str, ...]
+    partial: str
+    changed: bool
+    changed_rows: tuple[str, ...] = ()
+    lost: bool = False
+
+
+@attrs.frozen
+class _Layout:
+    text: tuple[str, ...]  # lines without trailing spaces
+    screen_index: int
+    cursor_index: int
+    screen: tuple[str, ...]  # the screen's rows, trailing blank rows trimmed
+
+
+def _layout(cap: Capture) -> _Layout:
+    text = tuple(line.rstrip() for line in cap.lines)
+    n = len(text)
+    cursor_index = cap.cursor_index
+    if cursor_index is None:
+        below = max(0, cap.height - 1 - cap.cursor_y)
+        cursor_index, used = n - 1, 0
+        while cursor_index > 0 and used + _rows(text[cursor_index], cap.width) <= below:
+            used += _rows(text[cursor_index], cap.width)
+            cursor_index -= 1
+    screen_index = cap.screen_index
+    if screen_index is None:
+        screen_index, used = n, 0
+        while screen_index > 0 and used < cap.height:
+            screen_index -= 1
+            used += _rows(text[screen_index], cap.width)
+    cursor_index = min(max(0, cursor_index), max(0, n - 1))
+    screen_index = min(max(0, screen_index), cursor_index)
+    if cap.rows is not None:
+        rows = [row.rstrip() for row in cap.rows]
+    else:
+        rows = [r.rstrip() for line in text[screen_index:] for r in split_rows(line, cap.width)]
+        rows = rows[-cap.height :] if cap.height > 0 else rows
+    while rows and not rows[-1]:
+        rows.pop()
+    return _Layout(text, screen_index, cursor_index, tuple(rows))
+
+
+def carry(prev: Capture | None, cur: Capture) -> Capture:
+    """`cur` as the next `prev`: on the alternate screen it keeps the last normal capture."""
+    if not cur.alternate:
+        return attrs.evolve(cur, normal=None) if cur.normal is not None else cur
+    normal = prev if prev is not None and not prev.alternate else None
+    if prev is not None and prev.alternate:
+        normal = prev.normal
+    return attrs.evolve(cur, normal=normal)
+
+
+def extract(prev: Capture | None, cur: Capture) -> Delta:
+    """The lines that settled in the pane since `prev`, and what the screen looks like now."""
+    now = _layout(cur)
+    before = _layout(prev) if prev is not None else None
+    changed = before is None or before.screen != now.screen
+    partial = now.text[now.cursor_index] if now.text else ""
+    if cur.alternate:
+        was_alternate = before is not None and prev is not None and prev.alternate
+        old = set(before.screen) if before is not None and was_alternate else set()
+        fresh = tuple(row for row in now.screen if row.strip() and row not in old)
+        return Delta(
+            lines=(), screen=now.screen, partial=partial, changed=changed, changed_rows=fresh
+        )
+    ref = prev.normal if prev is not None and prev.alternate else prev
+    if ref is None:
+        first = now.text[now.screen_index : now.cursor_index]
+        return Delta(lines=_nonblank(first), screen=now.screen, partial=partial, changed=changed)
+    ref_layout = before if ref is prev and before is not None else _layout(ref)
+    start, lost = _new_start(ref, ref_layout, cur, now)
+    lines = _nonblank(now.text[start : now.cursor_index])
+    return Delta(lines=lines, screen=now.screen, partial=partial, changed=changed, lost=lost)
+
+
+def _nonblank(lines: Sequence[str]) -> tuple[str, ...]:
+    return tuple(line for line in lines if line.strip())
+
+
+def _new_start(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> tuple[int, bool]:
+    """Index in `cur` of the first line that `prev` did not hold as settled; and loss."""
+    p, c = before.text, now.text
+    settled = before.cursor_index
+    while settled > 0 and not p[settled - 1]:
+        settled -= 1
+    if settled == 0:
+        return 0, False  # nothing was settled before: everything settled now is new
+    hint = _hint(prev, before, cur)
+    p_cut, c_cut = _history_cut(prev), _history_cut(cur)
+    offset = _align(_Pair(p, settled, c, p_cut, c_cut), hint)
+    if offset is not None:
+        return settled - offset, False
+    # Lines above the cursor may have been redrawn in place (multi-line progress displays):
+    # align on what stood above the redrawn rows, report the redrawn rows as new.
+    for shorter in range(settled - 1, max(before.screen_index, 1) - 1, -1):
+        if not p[shorter - 1]:
+            continue
+        offset = _align(_Pair(p, shorter, c, p_cut, c_cut), None)
+        if offset is not None and shorter - offset <= now.cursor_index:
+            return shorter - offset, False
+    return 0, c_cut
+
+
+def _history_cut(cur: Capture) -> bool:
+    """Whether text may have left the capture: history cut by tmux's limit or by ours."""
+    if cur.history_lines > 0 and cur.history_size > cur.history_lines:
+        return True
+    limit = cur.history_limit
+    return limit > 0 and cur.history_size > limit - max(1, limit // 10)
+
+
+def _hint(prev: Capture, before: _Layout, cur: Capture) -> int | None:
+    """Where tmux's counters say `cur` starts inside `prev`, when they can be trusted.
+
+    tmux drops a tenth of the history each time it reaches the limit, so the counters are
+    trusted only while the history never reached it, nothing was cleared and no resize
+    rewrapped the lines.
+    """
+    limit = cur.history_limit
+    if limit <= 0 or prev.history_limit != limit or cur.history_lines <= 0:
+        return None
+    if cur.history_size > limit - max(1, limit // 10) or cur.history_size < prev.history_size:
+        return None
+    if (cur.width, cur.height) != (prev.width, prev.height) or cur.counter < prev.counter:
+        return None
+    shift = cur.top_row - prev.top_row
+    if shift < 0:
+        return None
+    index, used = 0, 0
+    while index < len(before.text) and used + _rows(before.text[index], prev.width) <= shift:
+        used += _rows(before.text[index], prev.width)
+        index += 1
+    return index
+
+
+def _same_top(line: str, top: str, cut: bool) -> bool:
+    """`top` opens a capture: if history was cut it may be the tail of a wrapped line."""
+    return line == top or (cut and bool(top) and line.endswith(top))
+
+
+@attrs.frozen
+class _Pair:
+    p: Sequence[str]
+    settled: int
+    c: Sequence[str]
+    p_cut: bool
+    c_cut: bool
+
+
+def _valid(pair: _Pair, offset: int) -> bool:
+    """Whether c[i] holds p[i + offset] for every settled line of `p` the two share."""
+    p, settled, c = pair.p, pair.settled, pair.c
+    if offset >= 0:
+        n = settled - offset
+        if n <= 0 or n > len(c):
+            return False
+        for i in range(n - 1, 0, -1):
+            if c[i] != p[i + offset]:
+                return False
+        return _same_top(p[offset], c[0], pair.c_cut)
+    skip = -offset
+    if skip + settled > len(c):
+        return False
+    for i in range(settled - 1, 0, -1):
+        if c[skip + i] != p[i]:
+            return False
+    return _same_top(c[skip], p[0], pair.p_cut)
+
+
+def _align(pair: _Pair, hint: int | None) -> int | None:
+    """The offset o with c[i] == p[i + o] over the longest overlap of p[:settled] with c.
+
+    Candidates are anchored on the last settled line; a trusted `hint` wins among valid
+    candidates, otherwise the longest overlap, then the one nearest the hint (or no shift).
+    """
+    settled, c = pair.settled, pair.c
+    anchor = pair.p[settled - 1]
+    candidates = {settled - 1 - j for j, line in enumerate(c) if line == anchor}
+    if c and _same_top(anchor, c[0], pair.c_cut):
+        candidates.add(settled - 1)
+    if hint is not None and hint in candidates and _valid(pair, hint):
+        return hint
+    near = hint if hint is not None else 0
+    order = sorted(candidates, key=lambda o: (-(settled - max(o, 0)), abs(o - near)))
+    for offset in order:
+        if _valid(pair, offset):
+            return offset
+    return None
