@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +28,7 @@ def test_next_phase_lands_in_the_widest_gap(taken: list[float]) -> None:
     assert 0 <= p < 1
     if taken:
         pts = sorted(taken)
-        gaps = [b - a for a, b in zip(pts, pts[1:], strict=False)] + [pts[0] + 1 - pts[-1]]
+        gaps = [b - a for a, b in itertools.pairwise(pts)] + [pts[0] + 1 - pts[-1]]
         nearest = min(min(abs(p - t), 1 - abs(p - t)) for t in taken)
         assert nearest >= max(gaps) / 2 - 1e-9
 
