@@ -36,7 +36,6 @@ A held state is never reported twice; at most one transition comes from a sample
 from __future__ import annotations
 
 import enum
-import re
 import signal
 from pathlib import PurePosixPath
 from typing import Any
@@ -45,6 +44,7 @@ import attrs
 
 from escalation.config import StatesConfig
 from escalation.events import Severity
+from escalation.sanitize import sanitize
 
 __all__ = ["AGENT_COMMANDS", "Observation", "PaneState", "StateTracker", "Transition", "is_shell"]
 
@@ -61,7 +61,6 @@ AGENT_COMMANDS = frozenset({
 # fmt: on
 """Foreground commands of coding agents, which rest (idle) rather than stall when quiet."""
 
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b.?|[\x00-\x1f\x7f-\x9f]")
 _TEXT_CAP = 120
 
 
@@ -123,7 +122,7 @@ def _is_agent(command: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = " ".join(sanitize(text).split())
     return text if len(text) <= _TEXT_CAP else text[: _TEXT_CAP - 1] + "…"
 
 
@@ -335,7 +334,7 @@ class StateTracker:
         values: dict[str, Any] = {}
         for name, value in data.items():
             if name in ("state", "pending"):
-                if value is not None and value not in set(PaneState):
+                if value is not None and value not in [s.value for s in PaneState]:
                     raise ValueError(f"pane state: {name} cannot be {value!r}")
                 values[name] = None if value is None else PaneState(str(value))
             elif not _fits(name, value):

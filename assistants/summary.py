@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 
 from escalation.events import Event, Severity
+from escalation.sanitize import sanitize
 
 __all__ = [
     "PaneView",
@@ -35,11 +36,6 @@ ITEMS = 3
 COMMAND_LINES = 8
 OUTPUT_CAP = 8000
 
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks, clipboard
-    r"|\x1b.?|[\x00-\x1f\x7f-\x9f]"  # any other escape or control character
-)
 _APOS = "['’]"
 _TYPED = re.compile(
     r"^(?:\([^)]*\)\s*)?"  # a virtualenv or conda marker
@@ -84,8 +80,8 @@ _RANK = {"active": 0, "waiting_input": 0, "stalled": 0, "crashed": 1, "exited": 
 
 
 def _clean(text: str, cap: int = ITEM_CAP) -> str:
-    """One line of plain text: no escape sequences or control characters, at most `cap` long."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    """One line of safe text (escapes and controls shown as placeholders), at most `cap` long."""
+    text = " ".join(sanitize(text).split())
     return text if len(text) <= cap else text[: cap - 1].rstrip() + "…"
 
 
