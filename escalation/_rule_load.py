@@ -29,6 +29,7 @@ _RULE_KEYS = frozenset(
         "tags",
         "end",
         "max_lines",
+        "join",
         "rows",
     }
 )
@@ -160,14 +161,14 @@ def _rule(table: Any, *, pack: str, file: str, at: str) -> Rule:
         raise ConfigError(f"rule {rid}: missing", file=file, key=f"{at}.patterns")
     lists = {
         k: _strings(table.get(k, []), file=file, key=f"{at}.{k}", rid=rid)
-        for k in ("patterns", "ignore", "tags", "end")
+        for k in ("patterns", "ignore", "tags", "end", "join")
     }
     if not lists["patterns"]:
         raise ConfigError(
             f"rule {rid}: needs at least one pattern", file=file, key=f"{at}.patterns"
         )
     groups: set[str] = set()
-    for k in ("patterns", "ignore", "end"):
+    for k in ("patterns", "ignore", "end", "join"):
         for j, text in enumerate(lists[k]):
             compiled = compile_pattern(text, file=file, key=f"{at}.{k}[{j}]", rule=rid)
             if k != "ignore":
@@ -175,7 +176,7 @@ def _rule(table: Any, *, pack: str, file: str, at: str) -> Rule:
     for j, tag in enumerate(lists["tags"]):
         if not _TAG.match(tag):
             raise ConfigError(f"rule {rid}: {tag!r} is not a tag", file=file, key=f"{at}.tags[{j}]")
-    for k in ("end", "max_lines"):
+    for k in ("end", "max_lines", "join"):
         if k in table and scope is not Scope.BLOCK:
             raise ConfigError(
                 f'rule {rid}: only a scope = "block" rule has {k}', file=file, key=f"{at}.{k}"
@@ -213,5 +214,6 @@ def _rule(table: Any, *, pack: str, file: str, at: str) -> Rule:
         tags=lists["tags"],
         end=lists["end"],
         max_lines=max_lines,
+        join=lists["join"],
         rows=rows,
     )

@@ -72,6 +72,7 @@ class Rule:
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     end: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     max_lines: int = 100
+    join: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)  # BLOCK only
     rows: int = 0  # PROMPT/BUSY: how many of the last non-blank rows to read; 0: 1 / 5
 
     @id.validator

@@ -4,11 +4,12 @@ Evaluation order is the order of the pack files given to `load_rules`, except th
 the pack named `generic` always goes last; within a line the first rule that fires
 wins, so a line yields at most one Hit.  A BLOCK rule opens at a line matching one
 of its patterns and swallows every following line until one matches `end` (that
-line included) or the block reaches `max_lines`.  A block that ended at an `end`
-line is held until the next non-blank line: if that line starts the same rule
-again (Python's "During handling of the above exception"), the two join into one
-event; otherwise, or at `flush()`, the Hit comes out.  Inside an open block a line
-that starts the same rule continues the block instead of ending it.
+line included) or the block reaches `max_lines`; inside an open block, a line that
+matches the rule's `patterns` or `join` continues the block and never ends it.  A
+rule with `join` patterns holds its ended block until the next non-blank line: if
+that line matches `join` (Python's "During handling of the above exception"), the
+block goes on, and the chain is one event; otherwise, or at `flush()`, the Hit
+comes out.  Without `join`, the Hit comes out with the end line.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _frame_strip(row: str) -> str:
 class _Compiled:
     """One rule with its patterns compiled."""
 
-    __slots__ = ("end", "ignore", "patterns", "rule")
+    __slots__ = ("end", "ignore", "join", "patterns", "rule")
 
     def __init__(self, rule: Rule) -> None:
         def comp(texts: tuple[str, ...], key: str) -> tuple[Pattern, ...]:
@@ -70,6 +71,7 @@ class _Compiled:
         self.patterns = comp(rule.patterns, "patterns")
         self.ignore = comp(rule.ignore, "ignore")
         self.end = comp(rule.end, "end")
+        self.join = comp(rule.join, "join")
 
     def ignored(self, line: str) -> bool:
         return any(p.matches(line) for p in self.ignore)
@@ -81,6 +83,9 @@ class _Compiled:
             if groups is not None:
                 return None if self.ignored(line) else groups
         return None
+
+    def joins(self, line: str) -> bool:
+        return any(p.matches(line) for p in self.join) and not self.ignored(line)
 
     def ending(self, line: str) -> dict[str, str] | None:
         for p in self.end:
@@ -316,7 +321,7 @@ class Matcher:
                 if len(block.lines) + len(block.blanks) >= c.rule.max_lines:
                     self._close(hits)
                 return True
-            if c.fire(line) is None:
+            if not c.joins(line):
                 self._close(hits)
                 return False
             block.lines += [*block.blanks, line]
@@ -327,11 +332,14 @@ class Matcher:
         else:
             block.lines.append(line)
             block.seqs.append(seq)
-            if c.fire(line) is None:
+            if c.fire(line) is None and not c.joins(line):
                 end = c.ending(line)
                 if end is not None:
                     block.groups.update(end)
                     block.ended = True
+                    if not c.join:
+                        self._close(hits)
+                        return True
         if len(block.lines) >= c.rule.max_lines:
             self._close(hits)
         return True
