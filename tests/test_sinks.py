@@ -1,19 +1,30 @@
-"""The aggregated log sink: line format, parsing, hostile text, file modes and rotation."""
+"""The log sink (format, parsing, hostile text, modes, rotation) and the PM session sinks."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shlex
+import signal
 import stat
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import libtmux
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from libtmux.test.retry import retry_until
 
 from escalation.events import Severity
 from escalation.notice import Channel, Notice
 from escalation.sinks import RecordingSink, Sink
 from escalation.sinks.log import LogSink, format_line, jump_command, parse_line, rotated_path
+from escalation.sinks.pm import DisplaySink, KeysSink, format_report, unsent_input
+from escalation.tmux import Tmux
 
 # What must never reach the log file: C0 (tab and newline included), DEL, C1, bidi controls.
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -196,3 +207,156 @@ def test_recording_sink_is_a_sink() -> None:
     assert failing.notices == [n]
     sink.close()
     assert sink.deliver(n) is False
+
+
+# --- the PM's tmux session: display-message and typed reports ---------------------------------
+
+
+@pytest.fixture
+def tmux(server: libtmux.Server) -> Tmux:
+    assert server.socket_name is not None
+    return Tmux(socket_name=server.socket_name)
+
+
+def pm_pane(tmux: Tmux, prompt: str = "") -> str:
+    """A `pm` session whose pane prints `prompt` (printf format) then runs `cat`; its pane id."""
+    tmux.new_session("pm", ["sh", "-c", f"printf '{prompt}'; exec cat"], width=200, height=20)
+    pane = tmux.panes("pm")[0].pane_id
+    retry_until(lambda: tmux.panes("pm")[0].current_command == "cat", seconds=5)
+    return pane
+
+
+def screen(tmux: Tmux, pane: str) -> str:
+    return "\n".join(tmux.capture(pane))
+
+
+@contextlib.contextmanager
+def attached_client(tmux: Tmux, session: str) -> Iterator[str]:
+    """A real client (on a pseudo-terminal through `script`) attached to `session`; its tty."""
+    attach = shlex.join(["tmux", *tmux.server_args(), "attach-session", "-t", session])
+    proc = subprocess.Popen(
+        ["script", "-qfc", attach, "/dev/null"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TERM": "xterm-256color"},
+        start_new_session=True,
+    )
+    try:
+        retry_until(lambda: bool(tmux.clients(session)), seconds=5)
+        yield tmux.clients(session)[0]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+        if proc.stdin is not None:
+            proc.stdin.close()
+
+
+def test_display_without_attached_clients_is_not_delivered(tmux: Tmux) -> None:
+    pm_pane(tmux)
+    assert DisplaySink(tmux, "pm").deliver(notice(channel=Channel.DISPLAY)) is False
+    assert DisplaySink(tmux, "missing").deliver(notice(channel=Channel.DISPLAY)) is False
+
+
+def test_display_reaches_every_attached_client_literally(tmux: Tmux) -> None:
+    pm_pane(tmux)
+    body = "boom #{pane_id} \x1b[2J\u202e;"
+    with attached_client(tmux, "pm") as tty:
+        assert DisplaySink(tmux, "pm").deliver(notice(channel=Channel.DISPLAY, body=body))
+        messages = [m for m in tmux.cmd("show-messages") if f"{tty} message:" in m]
+    assert len(messages) == 1
+    shown = messages[0].split(" message: ", 1)[1]
+    assert shown.startswith("Steward [ERROR api:1.0 generic.python_traceback]")
+    assert "#{pane_id}" in shown
+    assert "⟨ESC⟩" in shown
+    assert "⟨U+202E⟩" in shown
+    assert "\x1b" not in shown
+
+
+def test_keys_types_one_report_per_flush(tmux: Tmux) -> None:
+    pane = pm_pane(tmux)
+    sink = KeysSink(tmux, pane)
+    assert sink.flush() == 0
+    for i, sev in enumerate((Severity.WARNING, Severity.CRITICAL, Severity.ERROR)):
+        assert sink.deliver(notice(channel=Channel.KEYS, severity=sev, body=f"problem {i}"))
+    assert sink.pending == 3
+    assert sink.flush() == 3
+    assert sink.pending == 0
+    # `cat` echoes the typed line once the report's Enter arrives: two copies on screen.
+    retry_until(lambda: screen(tmux, pane).count("Steward report, 3 notices") == 2, seconds=5)
+    typed = tmux.capture(pane)[0]
+    assert typed.index("CRITICAL") < typed.index("ERROR") < typed.index("WARNING")
+    assert sink.flush() == 0
+
+
+def test_unsent_text_holds_the_report_until_the_prompt_is_empty(tmux: Tmux) -> None:
+    pane = pm_pane(tmux)
+    tmux.send_keys(pane, "half typed by the PM")
+    retry_until(lambda: "half typed by the PM" in screen(tmux, pane), seconds=5)
+    sink = KeysSink(tmux, pane)
+    sink.deliver(notice(channel=Channel.KEYS))
+    assert sink.flush() == 0
+    assert sink.pending == 1
+    assert "Steward report" not in screen(tmux, pane)
+    tmux.cmd("send-keys", "-t", pane, "Enter")
+    retry_until(lambda: screen(tmux, pane).count("half typed by the PM") == 2, seconds=5)
+    assert sink.flush() == 1
+    retry_until(lambda: "Steward report, 1 notice:" in screen(tmux, pane), seconds=5)
+
+
+@pytest.mark.parametrize("prompt", ["│ > ", "❯ ", "pm@box:~$ "])
+def test_a_prompt_marker_separates_the_prompt_from_unsent_text(tmux: Tmux, prompt: str) -> None:
+    pane = pm_pane(tmux, prompt)
+    retry_until(lambda: prompt.strip() in screen(tmux, pane), seconds=5)
+    sink = KeysSink(tmux, pane)
+    assert sink.ready()
+    tmux.send_keys(pane, "draft")
+    retry_until(lambda: "draft" in screen(tmux, pane), seconds=5)
+    assert not sink.ready()
+
+
+def test_a_faint_placeholder_is_not_unsent_text(tmux: Tmux) -> None:
+    pane = pm_pane(tmux, r'> \033[2mTry "fix lint"\033[0m\r\033[2C')
+    retry_until(lambda: "fix lint" in screen(tmux, pane), seconds=5)
+    assert KeysSink(tmux, pane).ready()
+
+
+def test_copy_mode_holds_the_report(tmux: Tmux) -> None:
+    pane = pm_pane(tmux)
+    tmux.cmd("copy-mode", "-t", pane)
+    sink = KeysSink(tmux, pane)
+    sink.deliver(notice(channel=Channel.KEYS))
+    assert sink.flush() == 0
+    assert sink.pending == 1
+
+
+def test_a_gone_pane_keeps_the_batch(tmux: Tmux) -> None:
+    pm_pane(tmux)
+    sink = KeysSink(tmux, "%999")
+    sink.deliver(notice(channel=Channel.KEYS))
+    assert sink.flush() == 0
+    assert sink.pending == 1
+
+
+def test_unsent_input() -> None:
+    assert unsent_input("", 0) == ""
+    assert unsent_input("pm@box:~$", 10) == ""
+    assert unsent_input("pm@box:~$ echo a > b", 20) == "echo a > b"
+    assert unsent_input("│ > hello                │", 9) == "hello"
+    assert unsent_input(">>> x", 5) == "x"
+    assert unsent_input("abc", 3) == "abc"
+
+
+def test_format_report_is_one_safe_line_most_severe_first() -> None:
+    notices = [
+        notice(severity=Severity.INFO, body="fyi"),
+        notice(severity=Severity.CRITICAL, body="down\nreally\x1b[31m"),
+    ]
+    report = format_report(notices)
+    assert report.startswith("Steward report, 2 notices: [CRITICAL api:1.0")
+    assert report.index("down ⏎ really⟨ESC⟩") < report.index("fyi")
+    assert not UNSAFE.search(report)
+    assert not format_report([notice(body="ends with;")]).endswith(";")
+    many = format_report([notice(body="x" * 250) for _ in range(20)])
+    assert len(many) <= 3000
+    assert "more: steward events)" in many
