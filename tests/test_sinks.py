@@ -360,3 +360,15 @@ def test_format_report_is_one_safe_line_most_severe_first() -> None:
     many = format_report([notice(body="x" * 250) for _ in range(20)])
     assert len(many) <= 3000
     assert "more: steward events)" in many
+
+
+def test_write_line_can_name_a_target_and_rule(tmp_path: Path) -> None:
+    sink = LogSink(tmp_path / "steward.log", tmux_args=["-L", "work"])
+    sink.write_line(
+        "summary: all green\nnext", severity=Severity.INFO, ts=0.0, target="api:1.0", rule="summary"
+    )
+    parsed = parse_line((tmp_path / "steward.log").read_text().rstrip("\n"))
+    assert parsed is not None
+    assert (parsed.target, parsed.rule) == ("api:1.0", "summary")
+    assert parsed.body == "summary: all green ⏎ next"
+    assert parsed.jump == "tmux -L work switch-client -t 'api:1.0'"

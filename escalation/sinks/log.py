@@ -22,6 +22,7 @@ from ..sanitize import NEWLINE_MARK, sanitize
 __all__ = [
     "BACKUPS",
     "JUMP_MARK",
+    "NOTE_RULE",
     "ROTATE_BYTES",
     "LogSink",
     "ParsedLine",
@@ -39,7 +40,7 @@ JUMP_MARK = "⇒"  # separates the line from the tmux command that jumps to the 
 _SEVERITY_WIDTH = max(len(s.name) for s in Severity)
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _BODY_CAP = 2000
-_NOTE_RULE = "steward"
+NOTE_RULE = "steward"  # the rule column of notes written with write_line()
 
 # Last line of defence: nothing that a terminal interprets may reach the file, whatever
 # sanitize() let through (C0, DEL, C1, bidi overrides and isolates, line separators).
@@ -104,17 +105,29 @@ def _compose(*, ts: float, severity: Severity, target: str, rule: str, body: str
     return _scrub(line)
 
 
+def _line(
+    *, ts: float, severity: Severity, where: str, rule: str, body: str, tmux_args: Sequence[str]
+) -> str:
+    place = _SPACES.sub(" ", _scrub(sanitize(where))).strip()
+    return _compose(
+        ts=ts,
+        severity=severity,
+        target=_field(where),
+        rule=_field(rule),
+        body=_body(body),
+        jump=jump_command(place, tmux_args=tmux_args) if place else "",
+    )
+
+
 def format_line(notice: Notice, *, tmux_args: Sequence[str] = ()) -> str:
     """One log line for a notice: time, severity, target, rule, body and the jump command."""
-    where = notice.target or notice.session
-    jump = jump_command(_SPACES.sub(" ", _scrub(sanitize(where))).strip(), tmux_args=tmux_args)
-    return _compose(
+    return _line(
         ts=notice.ts or time.time(),
         severity=notice.severity,
-        target=_field(notice.target or notice.session),
-        rule=_field(notice.rule),
-        body=_body(notice.body or notice.title),
-        jump=jump if where.strip() else "",
+        where=notice.target or notice.session,
+        rule=notice.rule,
+        body=notice.body or notice.title,
+        tmux_args=tmux_args,
     )
 
 
@@ -170,12 +183,29 @@ class LogSink:
             return False
         return True
 
-    def write_line(self, text: str, *, severity: Severity, ts: float) -> None:
-        """A note from the CLI (an ack, a silence) in the same format; OSError propagates."""
-        line = _compose(
-            ts=ts, severity=severity, target="-", rule=_NOTE_RULE, body=_body(text), jump=""
+    def write_line(
+        self,
+        text: str,
+        *,
+        severity: Severity,
+        ts: float,
+        target: str = "",
+        rule: str = NOTE_RULE,
+    ) -> None:
+        """A note (an ack, a silence, a summary) in the same format; OSError propagates.
+
+        With a `target` the line ends with the command that jumps there, like a notice.
+        """
+        self._append(
+            _line(
+                ts=ts,
+                severity=severity,
+                where=target,
+                rule=rule,
+                body=text,
+                tmux_args=self.tmux_args,
+            )
         )
-        self._append(line)
 
     def close(self) -> None:
         with self._lock:
