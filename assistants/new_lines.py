@@ -69,8 +69,8 @@ class Capture:
     ``rows`` (the screen's physical rows), ``screen_index`` (first line on the screen) and
     ``cursor_index`` (the cursor's line) are exact when tmux gave them; when absent they are
     computed from the text and the pane width. ``history_lines`` (how much history was asked
-    for) and ``history_limit`` (tmux's own) tell whether history may have been cut; 0 means
-    unknown. ``normal`` is kept on the alternate screen: the last normal-screen capture, so
+    for) and ``history_limit`` (tmux's own) tell whether history may have been cut; None
+    means unknown. ``normal`` is kept on the alternate screen: the last normal-screen capture, so
     that leaving a full-screen program repeats nothing.
     """
 
@@ -81,8 +81,8 @@ class Capture:
     height: int
     width: int
     alternate: bool
-    history_lines: int = 0
-    history_limit: int = 0
+    history_lines: int | None = None
+    history_limit: int | None = None
     rows: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
     screen_index: int | None = None
     cursor_index: int | None = None
@@ -106,8 +106,8 @@ class Capture:
             height=int(data["height"]),
             width=int(data["width"]),
             alternate=bool(data["alternate"]),
-            history_lines=int(data.get("history_lines") or 0),
-            history_limit=int(data.get("history_limit") or 0),
+            history_lines=_opt_int(data.get("history_lines")),
+            history_limit=_opt_int(data.get("history_limit")),
             rows=data.get("rows"),
             screen_index=_opt_int(data.get("screen_index")),
             cursor_index=_opt_int(data.get("cursor_index")),
@@ -163,7 +163,7 @@ class Capture:
     def top_row(self) -> int:
         """Absolute row of the first captured line, counted like `counter`."""
         captured = self.history_size
-        if self.history_lines > 0:
+        if self.history_lines is not None:
             captured = min(captured, self.history_lines)
         return self.history_size - captured
 
@@ -193,27 +193,28 @@ class _Layout:
 
 
 def _layout(cap: Capture) -> _Layout:
-    text = tuple(line.rstrip() for line in cap.lines)
+    raw = cap.lines
+    text = tuple(line.rstrip() for line in raw)
     n = len(text)
     cursor_index = cap.cursor_index
     if cursor_index is None:
         below = max(0, cap.height - 1 - cap.cursor_y)
         cursor_index, used = n - 1, 0
-        while cursor_index > 0 and used + _rows(text[cursor_index], cap.width) <= below:
-            used += _rows(text[cursor_index], cap.width)
+        while cursor_index > 0 and used + _rows(raw[cursor_index], cap.width) <= below:
+            used += _rows(raw[cursor_index], cap.width)
             cursor_index -= 1
     screen_index = cap.screen_index
     if screen_index is None:
         screen_index, used = n, 0
         while screen_index > 0 and used < cap.height:
             screen_index -= 1
-            used += _rows(text[screen_index], cap.width)
+            used += _rows(raw[screen_index], cap.width)
     cursor_index = min(max(0, cursor_index), max(0, n - 1))
     screen_index = min(max(0, screen_index), cursor_index)
     if cap.rows is not None:
         rows = [row.rstrip() for row in cap.rows]
     else:
-        rows = [r.rstrip() for line in text[screen_index:] for r in split_rows(line, cap.width)]
+        rows = [r.rstrip() for line in raw[screen_index:] for r in split_rows(line, cap.width)]
         rows = rows[-cap.height :] if cap.height > 0 else rows
     while rows and not rows[-1]:
         rows.pop()
@@ -263,10 +264,11 @@ def _new_start(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> tu
     settled = before.cursor_index
     while settled > 0 and not p[settled - 1]:
         settled -= 1
-    if settled == 0:
-        return 0, False  # nothing was settled before: everything settled now is new
-    hint = _hint(prev, before, cur)
     p_cut, c_cut = _history_cut(prev), _history_cut(cur)
+    hint = _hint(prev, before, cur)
+    if settled == 0 or (hint is not None and hint >= settled):
+        # Nothing was settled before, or (trusted counters) all of it scrolled away.
+        return 0, c_cut if hint is None else _lost_partial(prev, before, cur, now)
     offset = _align(_Pair(p, settled, c, p_cut, c_cut), hint)
     if offset is not None:
         return settled - offset, False
@@ -281,12 +283,27 @@ def _new_start(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> tu
     return 0, c_cut
 
 
+def _start_row(cap: Capture, layout: _Layout, index: int) -> int:
+    return cap.top_row + sum(_rows(line, cap.width) for line in cap.lines[:index])
+
+
+def _lost_partial(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> bool:
+    """With trusted counters: whether the line `prev` saw being written, or a later one, is gone.
+
+    Its head may scroll away while it is still being written (it wraps): that loses nothing.
+    """
+    start = _start_row(prev, before, before.cursor_index)
+    if cur.top_row <= start or now.cursor_index == 0:
+        return False  # (or one line being written fills the capture: nothing settled to see)
+    return _start_row(cur, now, now.cursor_index) != start
+
+
 def _history_cut(cur: Capture) -> bool:
     """Whether text may have left the capture: history cut by tmux's limit or by ours."""
-    if cur.history_lines > 0 and cur.history_size > cur.history_lines:
+    if cur.history_lines is not None and cur.history_size > cur.history_lines:
         return True
     limit = cur.history_limit
-    return limit > 0 and cur.history_size > limit - max(1, limit // 10)
+    return limit is not None and cur.history_size > limit - max(1, limit // 10)
 
 
 def _hint(prev: Capture, before: _Layout, cur: Capture) -> int | None:
@@ -297,7 +314,9 @@ def _hint(prev: Capture, before: _Layout, cur: Capture) -> int | None:
     rewrapped the lines.
     """
     limit = cur.history_limit
-    if limit <= 0 or prev.history_limit != limit or cur.history_lines <= 0:
+    if limit is None or prev.history_limit != limit or cur.history_lines is None:
+        return None
+    if prev.history_lines != cur.history_lines:
         return None
     if cur.history_size > limit - max(1, limit // 10) or cur.history_size < prev.history_size:
         return None
@@ -307,14 +326,19 @@ def _hint(prev: Capture, before: _Layout, cur: Capture) -> int | None:
     if shift < 0:
         return None
     index, used = 0, 0
-    while index < len(before.text) and used + _rows(before.text[index], prev.width) <= shift:
-        used += _rows(before.text[index], prev.width)
+    raw = prev.lines
+    while index < len(raw) and used + _rows(raw[index], prev.width) <= shift:
+        used += _rows(raw[index], prev.width)
         index += 1
     return index
 
 
 def _same_top(line: str, top: str, cut: bool) -> bool:
-    """`top` opens a capture: if history was cut it may be the tail of a wrapped line."""
+    """`top` opens a capture: it may be the tail of a wrapped line whose head was cut off.
+
+    Allowed when history was cut, or when more lines match below (clear-history can leave
+    the tail of a wrapped line at the top of the screen).
+    """
     return line == top or (cut and bool(top) and line.endswith(top))
 
 
@@ -337,14 +361,14 @@ def _valid(pair: _Pair, offset: int) -> bool:
         for i in range(n - 1, 0, -1):
             if c[i] != p[i + offset]:
                 return False
-        return _same_top(p[offset], c[0], pair.c_cut)
+        return _same_top(p[offset], c[0], pair.c_cut or n >= 2)
     skip = -offset
     if skip + settled > len(c):
         return False
     for i in range(settled - 1, 0, -1):
         if c[skip + i] != p[i]:
             return False
-    return _same_top(c[skip], p[0], pair.p_cut)
+    return _same_top(c[skip], p[0], pair.p_cut or settled >= 2)
 
 
 def _align(pair: _Pair, hint: int | None) -> int | None:
