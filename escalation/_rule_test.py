@@ -151,3 +151,6 @@ def test_rule(ruleset: RuleSet, lines: Sequence[str]) -> TestRuleReport:
         missed=counts(vetoed),
         hits=tuple((n + 1, h) for n, h in hits),
     )
+
+
+test_rule.__test__ = False  # type: ignore[attr-defined]  # pytest must not collect it where imported

@@ -242,7 +242,7 @@ class RuleSet:
                 if len(rows) >= deepest:
                     break
         for c in rules:
-            for text in rows[: c.rule.window]:
+            for text in reversed(rows[: c.rule.window]):  # the topmost row: the question
                 groups = c.fire(text)
                 if groups is not None:
                     return c.hit(text, groups)
