@@ -74,18 +74,15 @@ def test_repeated_text_is_counted_exactly(
 _serial = st.integers(0, 10**6)
 
 
+_KINDS = ("line", "line", "line", "long", "write", "blank", "capture", "capture")
+_KINDS += ("clear", "clear-history", "progress")
+
+
 @st.composite
 def _unique_ops(draw: st.DrawFn) -> list[tuple[str, str]]:
     ops: list[tuple[str, str]] = [("capture", "")]
-    count = 0
-    for _ in range(draw(st.integers(0, 60))):
-        kind = draw(
-            st.sampled_from(
-                ["line", "line", "line", "long", "write", "blank", "capture", "capture"]
-                + ["clear", "clear-history", "progress"]
-            )
-        )
-        count += 1
+    for count in range(1, draw(st.integers(0, 60)) + 1):
+        kind = draw(st.sampled_from(_KINDS))
         if kind == "line":
             ops.append(("line", f"l{count}"))
         elif kind == "long":
@@ -122,7 +119,7 @@ def test_clear_history_limit_and_loss(
         assert got == expected
     else:
         assert set(expected) <= set(got)
-        written = list(term.texts.values()) + ["".join(term.shadow)]
+        written = [*term.texts.values(), "".join(term.shadow)]
         assert all(any(w.endswith(line) for w in written) for line in got)
 
 
