@@ -136,9 +136,9 @@ def fired_on(ruleset: RuleSet, texts: list[str]) -> list[set[str]]:
     for hit in [*matcher.feed(texts), *matcher.flush()]:
         fired[hit.seq].add(hit.rule.id)
     for n, text in enumerate(texts):
-        for hit in (ruleset.prompt([text]), ruleset.busy([text])):
-            if hit is not None:
-                fired[n].add(hit.rule.id)
+        for on_screen in (ruleset.prompt([text]), ruleset.busy([text])):
+            if on_screen is not None:
+                fired[n].add(on_screen.rule.id)
     return fired
 
 
