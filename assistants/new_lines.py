@@ -333,13 +333,13 @@ def _hint(prev: Capture, before: _Layout, cur: Capture) -> int | None:
     return index
 
 
-def _same_top(line: str, top: str, cut: bool) -> bool:
+def _same_top(line: str, top: str, cut: bool, *, trusted: bool = False) -> bool:
     """`top` opens a capture: it may be the tail of a wrapped line whose head was cut off.
 
     Allowed when history was cut, or when more lines match below (clear-history can leave
     the tail of a wrapped line at the top of the screen).
     """
-    return line == top or (cut and bool(top) and line.endswith(top))
+    return line == top or (cut and (bool(top) or trusted) and line.endswith(top))
 
 
 @attrs.frozen
@@ -351,7 +351,7 @@ class _Pair:
     c_cut: bool
 
 
-def _valid(pair: _Pair, offset: int) -> bool:
+def _valid(pair: _Pair, offset: int, *, trusted: bool = False) -> bool:
     """Whether c[i] holds p[i + offset] for every settled line of `p` the two share."""
     p, settled, c = pair.p, pair.settled, pair.c
     if offset >= 0:
@@ -361,7 +361,7 @@ def _valid(pair: _Pair, offset: int) -> bool:
         for i in range(n - 1, 0, -1):
             if c[i] != p[i + offset]:
                 return False
-        return _same_top(p[offset], c[0], pair.c_cut or n >= 2)
+        return _same_top(p[offset], c[0], pair.c_cut or n >= 2, trusted=trusted)
     skip = -offset
     if skip + settled > len(c):
         return False
@@ -382,8 +382,8 @@ def _align(pair: _Pair, hint: int | None) -> int | None:
     candidates = {settled - 1 - j for j, line in enumerate(c) if line == anchor}
     if c and _same_top(anchor, c[0], pair.c_cut):
         candidates.add(settled - 1)
-    if hint is not None and hint in candidates and _valid(pair, hint):
-        return hint
+    if hint is not None and _valid(pair, hint, trusted=True):
+        return hint  # (a blank top line may then be the tail of a wrapped line)
     near = hint if hint is not None else 0
     order = sorted(candidates, key=lambda o: (-(settled - max(o, 0)), abs(o - near)))
     for offset in order:

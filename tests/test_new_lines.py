@@ -113,11 +113,13 @@ def test_clear_history_limit_and_loss(
     term = _panes.Term(height=height, width=WIDTH, limit=limit)
     deltas = run(term, ops, n=n, exact=exact)
     got = reported(deltas)
-    assert len(got) == len(set(got)), "a line was reported twice"
     expected = term.expected()
     if not any(d.lost for d in deltas) and not term.cut_seen:
         assert got == expected
     else:
+        # Best effort: tails of lines cut off at the top of a capture may show up too.
+        whole = [line for line in got if line in expected]
+        assert len(whole) == len(set(whole)), "a line was reported twice"
         assert set(expected) <= set(got)
         written = [*term.texts.values(), "".join(term.shadow)]
         assert all(any(w.endswith(line) for w in written) for line in got)
