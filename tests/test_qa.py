@@ -145,7 +145,8 @@ def test_failures_without_a_summary_make_no_finding() -> None:
 def test_one_line_names_at_most_three_tests() -> None:
     run = TestRun(runner="pytest", command="pytest tests/", passed=40, failed=5, skipped=0,
                   errors=1, duration=3.2, failing=("a::t1", "a::t2", "b::t3", "b::t4"), ts=0.0)
-    assert run.one_line() == "pytest tests/: 5 failed, 1 error, 40 passed in 3.2s (t1, t2, t3 +1 more)"
+    expected = "pytest tests/: 5 failed, 1 error, 40 passed in 3.2s (t1, t2, t3 +1 more)"
+    assert run.one_line() == expected
     assert not run.green and run.red
 
 
