@@ -98,6 +98,7 @@ class Observation:
     dead: bool
     dead_status: int | None
     crash_seen: bool = False
+    dead_signal: int | None = None  # the signal that killed a dead pane, when tmux knows it
 
 
 @attrs.frozen(kw_only=True)
@@ -135,9 +136,14 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
-def _status_text(status: int | None) -> str:
+def _status_text(status: int | None, sig: int | None = None) -> str:
     if status is None:
-        return "killed by a signal"
+        if sig is None:
+            return "exit status unknown"
+        try:
+            return f"killed by signal {sig} ({signal.Signals(sig).name})"
+        except ValueError:
+            return f"killed by signal {sig}"
     if 128 < status < 128 + 65:
         try:
             return f"exit status {status} ({signal.Signals(status - 128).name})"
@@ -205,9 +211,12 @@ class StateTracker:
         m.last_now = now
 
         if obs.dead:
-            new = PaneState.EXITED if obs.dead_status == 0 else PaneState.CRASHED
+            # Neither a status nor a signal: tmux lost the exit status; not a crash we saw.
+            clean = obs.dead_status == 0 or (obs.dead_status is None and obs.dead_signal is None)
+            new = PaneState.EXITED if clean else PaneState.CRASHED
             verb = "exited" if new is PaneState.EXITED else "crashed"
-            return self._enter(new, now, f"{verb}: pane dead, {_status_text(obs.dead_status)}")
+            why = _status_text(obs.dead_status, obs.dead_signal)
+            return self._enter(new, now, f"{verb}: pane dead, {why}")
         if returned:
             name = _clean(prev_command) or "the command"
             if self._crash_recent():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Sequence
 
 from escalation.config import StatesConfig
@@ -22,7 +23,9 @@ __all__ = ["PaneWatch", "make_event", "safe_text"]
 
 RECENT_LINES = 200
 # Quiet ticks after which a block still open (a traceback cut short) is ended.
-_FLUSH_AFTER_QUIET = 2
+_FLUSH_AFTER_QUIET = 1
+# Seconds a dead pane may go without an exit status before it counts as killed by a signal.
+DEAD_SETTLE = 3.0
 
 
 def safe_text(text: str, *, multiline: bool = False) -> str:
@@ -101,6 +104,7 @@ class PaneWatch:
         self.busy = False
         self.quiet = 0
         self.dirty = True
+        self._dead_unsettled: float | None = None
 
     def step(self, info: PaneInfo, now: float) -> list[Event]:
         """Read the pane if it changed; events for new matching lines and state changes."""
@@ -133,6 +137,16 @@ class PaneWatch:
                     detail="\n".join(hit.lines) if len(hit.lines) > 1 else "",
                 )
             )
+        # tmux flags a pane dead when its terminal closes, and records the exit status when
+        # it reaps the process: without a status, the verdict waits (at most DEAD_SETTLE s).
+        dead = info.dead
+        if dead and info.dead_status is None and info.dead_signal is None:
+            if self._dead_unsettled is None:
+                self._dead_unsettled = time.monotonic()
+            if time.monotonic() - self._dead_unsettled < DEAD_SETTLE:
+                dead = False
+        else:
+            self._dead_unsettled = None
         obs = Observation(
             now=now,
             new_output=bool(lines),
@@ -140,9 +154,10 @@ class PaneWatch:
             prompt=self.prompt,
             busy=self.busy,
             command=info.current_command,
-            dead=info.dead,
+            dead=dead,
             dead_status=info.dead_status,
             crash_seen=any("crash" in h.rule.tags for h in hits),
+            dead_signal=info.dead_signal,
         )
         change = self.tracker.observe(obs)
         if change is not None:

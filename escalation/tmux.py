@@ -25,6 +25,7 @@ _PANE_FIELDS = (
     "pane_current_command",
     "pane_dead",
     "pane_dead_status",
+    "pane_dead_signal",
     "alternate_on",
     "history_size",
     "history_limit",
@@ -59,6 +60,7 @@ class PaneInfo:
     current_command: str
     dead: bool
     dead_status: int | None
+    dead_signal: int | None
     alternate_on: bool
     history_size: int
     history_limit: int
@@ -91,6 +93,7 @@ class PaneInfo:
             current_command=f["pane_current_command"],
             dead=f["pane_dead"] == "1",
             dead_status=_int(f["pane_dead_status"]) if f["pane_dead_status"] else None,
+            dead_signal=_int(f["pane_dead_signal"]) if f["pane_dead_signal"] else None,
             alternate_on=f["alternate_on"] == "1",
             history_size=_int(f["history_size"]),
             history_limit=_int(f["history_limit"]),

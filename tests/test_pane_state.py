@@ -291,14 +291,22 @@ def test_dead_pane_with_status_zero_exited_at_once() -> None:
         (139, "crashed: pane dead, exit status 139 (SIGSEGV)"),
         (137, "crashed: pane dead, exit status 137 (SIGKILL)"),
         (1, "crashed: pane dead, exit status 1"),
-        (None, "crashed: pane dead, killed by a signal"),
+        (None, "crashed: pane dead, killed by signal 9 (SIGKILL)"),
     ],
 )
 def test_dead_pane_otherwise_crashed_at_once(status: int | None, text: str) -> None:
     tracker = settled(PaneState.ACTIVE)
-    t = tracker.observe(obs(7, command="app", dead=True, dead_status=status))
+    sig = 9 if status is None else None
+    t = tracker.observe(obs(7, command="app", dead=True, dead_status=status, dead_signal=sig))
     assert t is not None
     assert (t.new, t.severity, t.text) == (PaneState.CRASHED, Severity.ERROR, text)
+
+
+def test_dead_pane_without_status_or_signal_is_exited_not_crashed() -> None:
+    tracker = settled(PaneState.ACTIVE)
+    t = tracker.observe(obs(7, command="app", dead=True, dead_status=None))
+    assert t is not None
+    assert (t.new, t.text) == (PaneState.EXITED, "exited: pane dead, exit status unknown")
 
 
 def test_return_to_the_shell_is_exited() -> None:
