@@ -7,6 +7,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from libtmux.test.retry import retry_until
+
 from assistants.new_lines import Capture
 
 __all__ = ["FifoPane", "Term"]
@@ -133,7 +135,17 @@ class FifoPane:
         self.pane = self.window.active_pane
         assert self.pane is not None
         self.pane_id = str(self.pane.pane_id)
-        self._fd = os.open(fifo, os.O_WRONLY)
+        self._fd = -1
+
+        def opened() -> bool:  # no reader yet: ENXIO until `cat` opens the fifo
+            try:
+                self._fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                return False
+            os.set_blocking(self._fd, True)
+            return True
+
+        retry_until(opened, seconds=5)
 
     def resize(self, width: int, height: int) -> None:
         self.session.cmd(

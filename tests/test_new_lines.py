@@ -74,7 +74,7 @@ def test_repeated_text_is_counted_exactly(
 _serial = st.integers(0, 10**6)
 
 
-_KINDS = ("line", "line", "line", "long", "write", "blank", "capture", "capture")
+_KINDS: tuple[str, ...] = ("line", "line", "line", "long", "write", "blank", "capture", "capture")
 _KINDS += ("clear", "clear-history", "progress")
 
 
