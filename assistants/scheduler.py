@@ -9,12 +9,15 @@ import time
 from collections.abc import Callable
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 __all__ = ["Ticker", "first_run"]
 
 log = logging.getLogger(__name__)
+# APScheduler logs two lines a run at INFO; only its warnings (missed runs) are worth keeping.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def first_run(now: float, interval: float, phase: float) -> float:
@@ -31,7 +34,7 @@ def first_run(now: float, interval: float, phase: float) -> float:
 
 
 class Ticker:
-    """Runs jobs on interval triggers; a run still going when the next is due is skipped."""
+    """Runs jobs on interval triggers; a run due while the last still goes is skipped."""
 
     def __init__(
         self,
@@ -39,7 +42,11 @@ class Ticker:
         on_skipped: Callable[[str], None] = lambda _name: None,
         on_error: Callable[[str, BaseException], None] = lambda _name, _exc: None,
     ) -> None:
-        self._scheduler = BlockingScheduler(timezone=dt.UTC)
+        # Jobs run in the scheduler's own thread: one thread owns the store's connection, and a
+        # run that overruns makes the next one late (reported as missed), never concurrent.
+        self._scheduler = BlockingScheduler(
+            timezone=dt.UTC, executors={"default": DebugExecutor()}
+        )
         self._on_skipped = on_skipped
         self._on_error = on_error
         self._scheduler.add_listener(

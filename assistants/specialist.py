@@ -101,8 +101,7 @@ class SpecialistAssistant(Assistant):
                 findings += analyzer.feed(delta.lines, now, command=info.current_command)
             else:
                 findings += analyzer.feed(delta.lines, now)
-        if isinstance(analyzer, DeployAnalyzer):
-            findings += analyzer.tick(now)
+        findings += analyzer.tick(now)
         return [
             make_event(info, now=now, assistant=self.name, rule=f.rule, severity=f.severity,
                        kind=Kind.PATTERN, text=f.text, detail=f.detail)

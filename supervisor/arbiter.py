@@ -44,7 +44,6 @@ def watcher_options(name: str, log_dir: Path) -> dict[str, Any]:
               "backup_count": 2}
     return {
         "copy_env": True,
-        "copy_path": True,
         "stop_signal": 15,
         "graceful_timeout": 3,
         "max_retry": 10,

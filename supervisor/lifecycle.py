@@ -64,7 +64,7 @@ def ensure_pm_session(config: Config, home: StewardHome) -> bool:
         f"STEWARD_HOME={home.root}",
         *tail,
     )
-    tmux.cmd("set-option", "-t", f"={config.pm.session}", PM_MARK, "1")
+    tmux.cmd("set-option", "-t", f"={config.pm.session}:", PM_MARK, "1")
     return True
 
 
@@ -144,7 +144,7 @@ def down(config: Config, home: StewardHome) -> list[str]:
         said.append("Steward was not running.")
     tmux = _tmux(config)
     if tmux.has_session(config.pm.session):
-        mark = tmux.cmd("show-options", "-v", "-t", f"={config.pm.session}", PM_MARK, check=False)
+        mark = tmux.cmd("show-options", "-v", "-t", f"={config.pm.session}:", PM_MARK, check=False)
         if mark and mark[0].strip() == "1":
             tmux.kill_session(config.pm.session)
     for stale in ("circusd.pid",):

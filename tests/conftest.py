@@ -23,8 +23,7 @@ def steward_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def notification_bus(tmp_path: Path) -> Iterator[_dbus.NotificationBus]:
     """A private D-Bus session bus (unix socket only) with python-dbusmock's notification daemon."""
-    with _dbus.NotificationBus(tmp_path / "dbus") as bus:
-        yield bus
+    yield from _dbus.notification_bus(tmp_path)
 
 
 @pytest.fixture
