@@ -77,7 +77,7 @@ def _ids(events: Sequence[Event]) -> tuple[int, ...]:
 
 def log_notice(event: Event, now: float) -> Notice:
     """The aggregated log's line for one delivered event."""
-    body = f"[{event.severity.label}] {event.target} {event.rule}: {_line(event.text)}"
+    body = _line(event.text)
     return Notice(
         key=f"log:{event.id}",
         channel=Channel.LOG,
@@ -96,10 +96,7 @@ def repeat_notice(events: Sequence[Event], now: float) -> Notice:
     """The log line that accounts for repeats of one fingerprint held back by the cooldown."""
     first = events[0]
     times = "1 time" if len(events) == 1 else f"{len(events)} times"
-    body = (
-        f"[{first.severity.label}] {first.target} {first.rule}: {_line(first.text)}"
-        f" … repeated {times} since {hhmm(first.ts)}"
-    )
+    body = f"{_line(first.text)} … repeated {times} since {hhmm(first.ts)}"
     return Notice(
         key=f"log:repeat:{first.id}",
         channel=Channel.LOG,
@@ -119,8 +116,8 @@ def inhibited_notice(events: Sequence[Event], reason: str, now: float) -> Notice
     first = events[0]
     lines = "1 line" if len(events) == 1 else f"{len(events)} lines"
     body = (
-        f"[{_worst(events).label}] {where(events)}: {lines} suppressed since {hhmm(first.ts)}"
-        f" ({reason}), first: {first.rule}: {_line(first.text)}"
+        f"{lines} from {where(events)} suppressed since {hhmm(first.ts)} ({reason}),"
+        f" first: {_line(first.text)}"
     )
     return Notice(
         key=f"log:inhibited:{first.id}",
@@ -137,10 +134,10 @@ def inhibited_notice(events: Sequence[Event], reason: str, now: float) -> Notice
 
 
 def _summary(events: Sequence[Event]) -> str:
-    first = events[0]
+    """The text of one event, or how many and the first one's: the sinks add target and rule."""
     if len(events) == 1:
-        return f"{first.rule} · {first.target}: {_line(first.text)}"
-    return f"{count_phrase(events)} in {where(events)}, first: {_line(first.text)}"
+        return _line(events[0].text)
+    return f"{count_phrase(events)} in {where(events)}, first: {_line(events[0].text)}"
 
 
 def _desktop_body(events: Sequence[Event], lead: str = "") -> str:
@@ -157,15 +154,12 @@ def group_notice(channel: Channel, session: str, events: Sequence[Event], now: f
     """One notice for the events of one session gathered during group_wait."""
     first = events[0]
     severity = _worst(events)
-    title = f"Steward: {severity.label} in {session}"
+    title = ""
     if channel is Channel.DESKTOP:
+        title = f"Steward: {severity.label} in {session}"
         body = _desktop_body(events)
-    elif channel is Channel.KEYS:
-        body = f"[steward] {severity.label}: {_summary(events)}"
     else:
-        body = f"Steward: {severity.label}: {_summary(events)}"
-    if channel is not Channel.DESKTOP:
-        body = _cut(_line(body), LINE_MAX[channel])
+        body = _cut(_summary(events), LINE_MAX[channel])
     return Notice(
         key=f"{channel.value}:group:{session}:{first.id}",
         channel=channel,
@@ -200,7 +194,8 @@ def ladder_notice(
     if channel is Channel.DESKTOP:
         body = _desktop_body(events, lead)
     else:
-        body = _cut(_line(f"Steward:{lead}: {_summary(events)}"), LINE_MAX[channel])
+        title = ""
+        body = _cut(_line(f"{lead.strip()}: {_summary(events)}"), LINE_MAX[channel])
     return Notice(
         key=key,
         channel=channel,

@@ -29,7 +29,8 @@ Grouping.  DISPLAY, KEYS and DESKTOP notices gather the events of one session: t
 group waits `group_wait`, a later group of the same session waits until `group_interval` after the
 previous one was sent.  A group of one reads as its event; a larger one as "7 errors in api:1.0,
 first: ValueError: boom".  Desktop bodies are "<rule> · <target>\\n<line>", at most 200 characters,
-titled "Steward: <severity> in <session>".
+titled "Steward: <severity> in <session>".  LOG, DISPLAY and KEYS notices carry only the text (their
+sinks add time, severity, target and rule) and no title.
 
 Rate limit.  At most notify.rate_per_minute DESKTOP notices in any 60 s.  Once one is held back,
 later ones queue behind it; when the window allows, the queue goes out as one notice (itself, if it

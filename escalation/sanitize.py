@@ -71,25 +71,21 @@ def _unsafe(char: str) -> bool:
     return char in _EXTRA_UNSAFE or unicodedata.category(char) in ("Cf", "Cs")
 
 
+_SPECIAL = re.compile(r"\r\n|[\x00-\x1f\x7f]|[^\x00-\x7f]+")
+
+
 def _clean(text: str, multiline: bool) -> str:
-    out: list[str] = []
-    append = out.append
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char == "\n":
-            append("\n" if multiline else NEWLINE_MARK)
-        elif char == "\r" and i + 1 < n and text[i + 1] == "\n":
-            i += 1
-            append("\n" if multiline else NEWLINE_MARK)
-        elif char == "\t":
-            append(" ")
-        elif _unsafe(char):
-            append(_placeholder(char))
-        else:
-            append(char)
-        i += 1
-    return "".join(out)
+    newline = "\n" if multiline else NEWLINE_MARK
+
+    def fix(match: re.Match[str]) -> str:
+        found = match.group()
+        if found in ("\n", "\r\n"):
+            return newline
+        if found == "\t":
+            return " "
+        return "".join(_placeholder(c) if _unsafe(c) else c for c in found)
+
+    return _SPECIAL.sub(fix, text)
 
 
 def sanitize(text: str, *, multiline: bool = False) -> str:

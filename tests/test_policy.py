@@ -104,7 +104,7 @@ def test_info_goes_to_the_log_only_and_at_once() -> None:
         "py.error",
         (1,),
     )
-    assert "\x1b" not in log.body and "api:1.0" in log.body and "hello" in log.body
+    assert log.body == "note: ⟨ESC⟩hello⟨ESC⟩"  # the log sink adds time, severity, target, rule
     run.tick(100.0)
     assert [n.channel for n in run.notices] == [Channel.LOG]
 
@@ -133,6 +133,19 @@ def test_an_error_goes_to_log_now_and_to_desktop_and_display_after_group_wait() 
     assert desktop.body.startswith("py.error · api:1.0\nValueError: xxx")
     assert len(desktop.body) <= 200
     assert desktop.severity is ERROR and desktop.event_ids == (1,)
+
+
+def test_display_and_keys_bodies_carry_the_text_the_sinks_frame() -> None:
+    run = Run(mode="send-keys")
+    run.offer(event(1, text="ValueError: boom"))
+    run.offer(event(2, session="web", text="first\x1b[0m"))
+    run.offer(event(3, session="web", index="1", severity=WARNING, text="second"))
+    out = {(n.channel, n.session): n for n in run.tick(2.0)}
+    assert out[Channel.DISPLAY, "api"].body == "ValueError: boom"
+    assert (
+        out[Channel.KEYS, "web"].body == "1 error and 1 warning in web (2 panes), first: first⟨ESC⟩"
+    )
+    assert out[Channel.KEYS, "web"].title == ""
 
 
 def test_send_keys_mode_still_displays_errors() -> None:
