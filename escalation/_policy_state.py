@@ -90,26 +90,35 @@ def climb(
     A rung is due for a renotify when a new multiple of `renotify_after` has passed since its
     start (missed steps are skipped, not caught up), and for its one escalation once
     `escalate_after` has passed; an escalation stands in for a renotify due at the same time.
-    Critical events have nothing to be raised to: they are only renotified.  Rungs that `skip`
-    (silenced) are left as they are.  Due rungs are advanced.
+    When a session has a due rung, its rungs due within the next half `renotify_after` come
+    along (a little early), so a session is reminded at most about twice per `renotify_after`
+    however its errors are spread in time.  A rung's step is then
+    ``(now - start + renotify_after / 2) // renotify_after``.  Critical events have nothing to be
+    raised to: they are only renotified.  Rungs that `skip` (silenced) are left as they are.
     """
-    due: dict[str, tuple[list[Rung], list[Rung]]] = {}
-    for event_id in sorted(ladder):
-        rung = ladder[event_id]
-        if skip(rung.event):
+    half = renotify_after / 2
+    live = [ladder[i] for i in sorted(ladder) if not skip(ladder[i].event)]
+
+    def due(rung: Rung, at: float) -> tuple[bool, bool]:
+        """(renotify, escalate) due for `rung` at `at`."""
+        escalate = not rung.escalated and at - rung.start >= escalate_after
+        return int((at - rung.start) // renotify_after) > rung.step, escalate
+
+    sessions = {r.event.session for r in live if any(due(r, now))}
+    out: dict[str, tuple[list[Rung], list[Rung]]] = {}
+    for rung in live:
+        if rung.event.session not in sessions:
             continue
-        step = int((now - rung.start) // renotify_after)
-        escalate = not rung.escalated and now - rung.start >= escalate_after
+        renotify, escalate = due(rung, now + half)
         if rung.event.severity >= Severity.CRITICAL and escalate:
             rung.escalated, escalate = True, False
-        if escalate or step > rung.step:
-            lists = due.setdefault(rung.event.session, ([], []))
-            lists[0 if escalate else 1].append(rung)
-            rung.step = max(rung.step, step)
+        if escalate or renotify:
+            out.setdefault(rung.event.session, ([], []))[0 if escalate else 1].append(rung)
+            rung.step = max(rung.step, int((now + half - rung.start) // renotify_after))
             rung.escalated = rung.escalated or escalate
     return [
         (rungs, escalate)
-        for raised, renotified in due.values()
+        for raised, renotified in out.values()
         for rungs, escalate in ((raised, True), (renotified, False))
         if rungs
     ]

@@ -38,8 +38,10 @@ is alone, else "12 more notifications held back: 9 errors in api, 3 errors in we
 
 Ladder.  An error or critical event sent to the desktop and not acknowledged is sent again (desktop
 and display, one notice per session) every `renotify_after`, and raised to critical once after
-`escalate_after` (that notice stands in for a renotify due at the same tick).  Acknowledging or
-resolving it stops it; while a silence matches it, its rungs are skipped.
+`escalate_after` (that notice stands in for a renotify due at the same tick).  When one error of a
+session is due, the session's errors due within half a `renotify_after` come along, so a session is
+reminded about twice per `renotify_after` at most.  Acknowledging or resolving an event stops it;
+while a silence matches it, its rungs are skipped.
 
 Inhibition and resolution.  After a STATE event "state.exited" or "state.crashed" of a pane, PATTERN
 events of that pane are suppressed until any other state event of it ("state.active", ...).  After a
@@ -193,7 +195,8 @@ class Policy:
                     self._ladder.setdefault(event_id, Rung(event=found, start=notice.ts))
                 rung = self._ladder.get(event_id)
                 if rung is not None and parts[1] in ("renotify", "escalate"):
-                    step = int((notice.ts - rung.start) // self._cfg.renotify_after)
+                    ra = self._cfg.renotify_after
+                    step = int((notice.ts - rung.start + ra / 2) // ra)
                     rung.step = max(rung.step, step)
                     rung.escalated = rung.escalated or parts[1] == "escalate"
         self._requeue(events, sent, notices)

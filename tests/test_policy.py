@@ -327,6 +327,24 @@ def test_unacked_errors_are_renotified_then_escalated_once() -> None:
     assert run.tick(9000.0) == []
 
 
+def test_errors_spread_in_time_are_reminded_together_per_session() -> None:
+    run = Run(group_interval=0.0)
+    for i in range(1, 31):  # one new unacknowledged error a minute for half an hour
+        run.offer(event(i, ts=60.0 * i))
+        run.tick(60.0 * i + 2)
+    ladder = []
+    now = 1802.0
+    while now <= 3600.0:
+        ladder += [n for n in run.tick(now) if n.channel is Channel.DISPLAY]
+        now += 10.0
+    # per-rung timers would remind at about 60 moments in this half hour; together, a handful
+    moments = {n.ts for n in ladder}
+    assert 2 <= len(moments) <= 6
+    assert len(ladder) <= 2 * len(moments)  # one escalation and one renotify at most
+    reminded = {i for n in ladder for i in n.event_ids}
+    assert reminded == set(range(1, 31))
+
+
 def test_ack_stops_the_ladder_and_warnings_never_climb_it() -> None:
     run = Run(mode="display")
     run.offer(event(1))
