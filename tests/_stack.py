@@ -122,7 +122,11 @@ def type_line(stack: Stack, target: str, command: str) -> None:
                    check=True, timeout=10)
 
 
-def start_session(stack: Stack, name: str, command: Sequence[str] = ()) -> None:
-    env = {**os.environ, "PS1": "$ "}
+def start_session(
+    stack: Stack, name: str, command: Sequence[str] = ("bash", "--norc", "--noprofile")
+) -> None:
+    """A detached session whose shell starts at once (no rc files) with a plain prompt."""
     subprocess.run(["tmux", "-L", stack.socket_name, "new-session", "-d", "-s", name,
-                    "-x", "120", "-y", "30", *command], check=True, timeout=10, env=env)
+                    "-x", "120", "-y", "30", "-e", "PS1=$ ", *command],
+                   check=True, timeout=10, env=stack.env)
+    retry_until(lambda: stack.pane_text(name).strip() != "", 10)
