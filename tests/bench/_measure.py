@@ -1,0 +1,132 @@
+"""What the benchmark measures of a set of processes: CPU over a window, memory, percentiles."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import psutil
+
+__all__ = ["CpuWindow", "Memory", "cpu_seconds", "memory", "percentiles"]
+
+MIB = 1024 * 1024
+
+
+def cpu_seconds(proc: psutil.Process, *, children: bool) -> float:
+    """User and system CPU of a process, with its reaped children's when `children`."""
+    t = proc.cpu_times()
+    own = float(t.user + t.system)
+    if children:
+        own += float(t.children_user + t.children_system)
+    return own
+
+
+def _snapshot(pids: Iterable[int], *, children: bool) -> dict[int, tuple[float, float]]:
+    """pid -> (create time, CPU seconds) for every live pid."""
+    out = {}
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            out[pid] = (proc.create_time(), cpu_seconds(proc, children=children))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+@attrs.define
+class CpuWindow:
+    """CPU used by named groups of processes over one window, as % of one core.
+
+    A group is a function returning its pids now; it is asked at the start, every `every`
+    seconds and at the end, so processes started during the window are counted from birth.
+    Children that exit are counted through the parent that reaps them (`children=True`).
+    """
+
+    groups: Mapping[str, Callable[[], Sequence[int]]]
+    children: Mapping[str, bool]
+    start: dict[str, dict[int, tuple[float, float]]] = attrs.field(factory=dict)
+    seen: dict[str, dict[int, tuple[float, float]]] = attrs.field(factory=dict)
+    t0: float = 0.0
+
+    def begin(self) -> None:
+        self.t0 = time.monotonic()
+        for name, pids in self.groups.items():
+            self.start[name] = _snapshot(pids(), children=self.children[name])
+            self.seen[name] = dict(self.start[name])
+
+    def sample(self) -> None:
+        for name, pids in self.groups.items():
+            self.seen[name].update(_snapshot(pids(), children=self.children[name]))
+
+    def run(self, seconds: float, *, every: float = 2.0,
+            tick: Callable[[], None] | None = None) -> dict[str, float]:
+        """Wait out the window (calling `tick` about every 0.1 s); % of one core a group."""
+        self.begin()
+        end = self.t0 + seconds
+        next_sample = self.t0 + every
+        while (now := time.monotonic()) < end:
+            if tick is not None:
+                tick()
+            if now >= next_sample:
+                self.sample()
+                next_sample += every
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+        return self.finish()
+
+    def finish(self) -> dict[str, float]:
+        self.sample()
+        elapsed = time.monotonic() - self.t0
+        out = {}
+        for name in self.groups:
+            used = 0.0
+            for pid, (created, last) in self.seen[name].items():
+                first = self.start[name].get(pid)
+                base = first[1] if first is not None and first[0] == created else 0.0
+                used += max(0.0, last - base)
+            out[name] = 100.0 * used / elapsed
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class Memory:
+    """Unique and resident memory of one process, in MiB."""
+
+    uss: float
+    rss: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"uss_mib": round(self.uss, 2), "rss_mib": round(self.rss, 2)}
+
+
+def memory(pids: Iterable[int]) -> dict[int, Memory]:
+    """USS and RSS of every live pid."""
+    out = {}
+    for pid in pids:
+        try:
+            info = psutil.Process(pid).memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        out[pid] = Memory(uss=info.uss / MIB, rss=info.rss / MIB)
+    return out
+
+
+def percentiles(values: Sequence[float]) -> dict[str, Any]:
+    """n, p50, p95, p99, mean and max (nearest-rank), or None figures when there are none."""
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "mean": None, "max": None}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    return {
+        "n": len(ordered),
+        "p50": round(rank(50), 4),
+        "p95": round(rank(95), 4),
+        "p99": round(rank(99), 4),
+        "mean": round(sum(ordered) / len(ordered), 4),
+        "max": round(ordered[-1], 4),
+    }

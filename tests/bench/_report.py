@@ -1,0 +1,327 @@
+"""The benchmark's figures: latencies per marker, CPU and memory, ratios, targets, table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from _baseline import Notification
+from _load import Marker
+from _measure import Memory, percentiles
+
+__all__ = [
+    "CONFIG_NOTE",
+    "baseline_figures",
+    "one_n",
+    "steward_figures",
+    "table",
+    "targets",
+]
+
+CONFIG_NOTE = (
+    "defaults except: notify.min_severity=warning (generic.error_line is a warning), "
+    "notify.rate_per_minute=100000, policy.cooldown=0, policy.group_wait=0, "
+    "policy.group_interval=0, summary.interval=0"
+)
+
+TARGET_N = 50
+TARGET_NOTIFY_P99 = 1.5
+TARGET_CPU = 10.0
+TARGET_USS = 18.0
+TARGET_TOTAL_MIB = 1024.0
+LINEAR_EXPONENT = 1.15
+_MARK = "bench marker "
+
+
+def _first_hits(markers: Mapping[str, Marker], items: Iterable[tuple[float, str]]
+                ) -> tuple[dict[str, float], dict[str, int]]:
+    """uid -> earliest time an item mentioning it was seen, and how many items mention it."""
+    first: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for ts, text in items:
+        for uid in _uids_in(text, markers):
+            count[uid] = count.get(uid, 0) + 1
+            first[uid] = min(ts, first.get(uid, ts))
+    return first, count
+
+
+def _uids_in(text: str, markers: Mapping[str, Marker]) -> list[str]:
+    """The uids of the markers that `text` mentions."""
+    at = text.find(_MARK)
+    if at >= 0:
+        uid = text[at + len(_MARK):at + len(_MARK) + 32]
+        if uid in markers:
+            return [uid]
+    return [u for u in markers if u in text]
+
+
+def _latency(markers: Mapping[str, Marker], first: Mapping[str, float],
+             phase: str | None = None) -> dict[str, Any]:
+    values = [first[u] - m.t_write for u, m in markers.items()
+              if u in first and (phase is None or m.phase == phase)]
+    return percentiles(values)
+
+
+def _mem_stats(mems: Sequence[Memory]) -> dict[str, Any]:
+    if not mems:
+        return {"count": 0}
+    uss = [m.uss for m in mems]
+    rss = [m.rss for m in mems]
+    return {
+        "count": len(mems),
+        "uss_mean_mib": round(sum(uss) / len(uss), 2),
+        "uss_max_mib": round(max(uss), 2),
+        "rss_mean_mib": round(sum(rss) / len(rss), 2),
+        "rss_max_mib": round(max(rss), 2),
+        "uss_total_mib": round(sum(uss), 1),
+        "rss_total_mib": round(sum(rss), 1),
+    }
+
+
+def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, float],
+                    window: float, tmux_runs_per_s: float, memory: Mapping[int, Memory],
+                    tmux_memory: Mapping[int, Memory], watchers: Mapping[str, list[int]],
+                    markers: Mapping[str, Marker], events: Sequence[Mapping[str, Any]],
+                    calls: Sequence[tuple[float, str]], pm_seen: Mapping[str, float],
+                    deliveries: Sequence[Mapping[str, Any]], mock_calls: int) -> dict[str, Any]:
+    """Every figure of Steward's phase at one N."""
+    ev_first, ev_count = _first_hits(markers, ((e["ts"], e["text"]) for e in events))
+    st_first, _ = _first_hits(markers, ((e["stored_at"], e["text"]) for e in events))
+    call_first, call_count = _first_hits(
+        markers, calls)
+    pm_first = {u: t for u, t in pm_seen.items() if u in markers}
+    role_of = {pid: name for name, pids in watchers.items() for pid in pids}
+    by_role: dict[str, list[Memory]] = {}
+    for pid, mem in memory.items():
+        role = role_of.get(pid, "other")
+        by_role.setdefault("session" if role.startswith("session:") else role, []).append(mem)
+    marker_events = [e for e in events if _uids_in(e["text"], markers)]
+    latency_markers = [u for u, m in markers.items() if m.phase == "steward-latency"]
+    channels: dict[str, int] = {}
+    for d in deliveries:
+        channels[d["channel"]] = channels.get(d["channel"], 0) + 1
+    return {
+        "ready_seconds": round(ready_seconds, 1),
+        "cpu_pct": round(cpu["steward"], 2),
+        "tmux_cpu_pct": round(cpu["tmux"], 2),
+        "cpu_window_s": window,
+        "tmux_runs_per_s": round(tmux_runs_per_s, 1),
+        "memory": {
+            "session_assistant": _mem_stats(by_role.get("session", [])),
+            "by_role": {r: _mem_stats(m) for r, m in sorted(by_role.items())},
+            "total": _mem_stats(list(memory.values())),
+            "processes": len(memory),
+            "tmux_server": _mem_stats(list(tmux_memory.values())),
+        },
+        "latency_s": {
+            "write_to_event": _latency(markers, ev_first),
+            "write_to_stored": _latency(markers, st_first),
+            "write_to_notify": _latency(markers, call_first),
+            "write_to_pm_pane": _latency(markers, pm_first, "steward-latency"),
+        },
+        "markers": {
+            "written": len(markers),
+            "caught": len(ev_first),
+            "notified": len(call_first),
+            "pm_pane_checked": len(latency_markers),
+            "pm_pane_shown": sum(1 for u in latency_markers if u in pm_first),
+            "events": len(marker_events),
+            "extra_events": sum(c - 1 for c in ev_count.values()),
+            "event_rules": sorted({f"{e['assistant']}/{e['rule']}" for e in marker_events}),
+            "repeated_notifications": sum(c - 1 for c in call_count.values()),
+        },
+        "notify_calls": len(calls),
+        "notify_calls_in_mock_since_window": mock_calls,
+        "other_notify_calls": len(calls) - sum(call_count.values()),
+        "events_total": len(events),
+        "deliveries_by_channel": channels,
+        "sessions": plan_n,
+    }
+
+
+def baseline_figures(*, cpu: Mapping[str, float], tmux_runs_per_s: float,
+                     memory: Mapping[int, Memory], tmux_memory: Mapping[int, Memory],
+                     markers: Mapping[str, Marker], notifications: Sequence[Notification],
+                     loops: int) -> dict[str, Any]:
+    """Every figure of the baseline's phase at one N."""
+    first, count = _first_hits(markers, ((n.ts, n.text) for n in notifications))
+    return {
+        "cpu_pct": round(cpu["baseline"], 2),
+        "tmux_cpu_pct": round(cpu["tmux"], 2),
+        "tmux_runs_per_s": round(tmux_runs_per_s, 1),
+        "loops": loops,
+        "memory": {"loop": _mem_stats(list(memory.values())),
+                   "total": _mem_stats(list(memory.values())),
+                   "tmux_server": _mem_stats(list(tmux_memory.values()))},
+        "latency_s": {"write_to_notify": _latency(markers, first)},
+        "markers": {
+            "written": len(markers),
+            "caught": len(first),
+            "notified": len(first),
+            "repeated_notifications": sum(c - 1 for c in count.values()),
+        },
+        "notifications": len(notifications),
+        "other_notifications": len(notifications) - sum(count.values()),
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return round(a / b, 3)
+
+
+def one_n(*, plan: Mapping[str, Any], steward: dict[str, Any], baseline: dict[str, Any],
+          wrapper_cpu_per_run: float) -> dict[str, Any]:
+    """One N: both phases, CPU with the counting wrapper's cost taken out, and the ratios."""
+    for side in (steward, baseline):
+        wrapper = 100.0 * side["tmux_runs_per_s"] * wrapper_cpu_per_run
+        side["wrapper_cpu_pct"] = round(wrapper, 2)
+        side["total_cpu_pct"] = round(side["cpu_pct"] + side["tmux_cpu_pct"], 2)
+        side["total_cpu_pct_net"] = round(max(0.0, side["total_cpu_pct"] - wrapper), 2)
+    s_lat, b_lat = steward["latency_s"], baseline["latency_s"]["write_to_notify"]
+    ratios = {
+        "cpu_with_tmux": _ratio(steward["total_cpu_pct"], baseline["total_cpu_pct"]),
+        "cpu_with_tmux_net": _ratio(steward["total_cpu_pct_net"], baseline["total_cpu_pct_net"]),
+        "cpu_own": _ratio(steward["cpu_pct"], baseline["cpu_pct"]),
+        "tmux_runs_per_s": _ratio(steward["tmux_runs_per_s"], baseline["tmux_runs_per_s"]),
+        "memory_rss_total": _ratio(steward["memory"]["total"].get("rss_total_mib"),
+                                   baseline["memory"]["total"].get("rss_total_mib")),
+        "memory_uss_total": _ratio(steward["memory"]["total"].get("uss_total_mib"),
+                                   baseline["memory"]["total"].get("uss_total_mib")),
+        "notify_p50": _ratio(s_lat["write_to_notify"]["p50"], b_lat["p50"]),
+        "notify_p99": _ratio(s_lat["write_to_notify"]["p99"], b_lat["p99"]),
+        "event_p50": _ratio(s_lat["write_to_event"]["p50"], b_lat["p50"]),
+        "event_p99": _ratio(s_lat["write_to_event"]["p99"], b_lat["p99"]),
+        "repeated_notifications": _ratio(steward["markers"]["repeated_notifications"],
+                                         baseline["markers"]["repeated_notifications"]),
+    }
+    return {"n": plan["n"], "panes": 2 * plan["n"], "plan": dict(plan), "steward": steward,
+            "baseline": baseline, "ratios": ratios}
+
+
+def _exponent(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of log(cost) against log(N)."""
+    pts = [(math.log(n), math.log(c)) for n, c in points if n > 0 and c > 0]
+    if len({x for x, _ in pts}) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    return round(sum((x - mx) * (y - my) for x, y in pts) / sxx, 3)
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else "met" if ok else "MISSED"
+
+
+def targets(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The targets at N=50, and whether cost grows linearly or better in N (N >= 10)."""
+    out: dict[str, Any] = {}
+    at = next((r for r in runs if r["n"] == TARGET_N), None)
+    if at is not None:
+        s, b = at["steward"], at["baseline"]
+        p99 = s["latency_s"]["write_to_notify"]["p99"]
+        uss = s["memory"]["session_assistant"].get("uss_max_mib")
+        total = s["memory"]["total"].get("rss_total_mib")
+        out["notify_p99_s"] = {"value": p99, "target": f"<= {TARGET_NOTIFY_P99}",
+                               "verdict": _verdict(None if p99 is None
+                                                   else p99 <= TARGET_NOTIFY_P99)}
+        out["cpu_pct_with_tmux"] = {
+            "value": s["total_cpu_pct_net"], "raw": s["total_cpu_pct"],
+            "target": f"< {TARGET_CPU}", "verdict": _verdict(s["total_cpu_pct_net"] < TARGET_CPU)}
+        out["cpu_below_baseline"] = {
+            "value": s["total_cpu_pct_net"], "baseline": b["total_cpu_pct_net"],
+            "verdict": _verdict(s["total_cpu_pct_net"] < b["total_cpu_pct_net"])}
+        out["uss_per_session_assistant_mib"] = {
+            "value": uss, "target": f"<= {TARGET_USS} (max over assistants)",
+            "verdict": _verdict(None if uss is None else uss <= TARGET_USS)}
+        out["total_memory_mib"] = {
+            "value": total, "uss": s["memory"]["total"].get("uss_total_mib"),
+            "target": f"< {TARGET_TOTAL_MIB:.0f} (sum of RSS)",
+            "verdict": _verdict(None if total is None else total < TARGET_TOTAL_MIB)}
+    big = [r for r in runs if r["n"] >= 10]
+    cpu_exp = _exponent([(r["n"], r["steward"]["total_cpu_pct_net"]) for r in big])
+    mem_exp = _exponent([(r["n"], r["steward"]["memory"]["total"].get("rss_total_mib", 0.0))
+                         for r in big])
+    ok = None if cpu_exp is None or mem_exp is None else max(cpu_exp, mem_exp) <= LINEAR_EXPONENT
+    out["linear_in_n"] = {"cpu_exponent": cpu_exp, "memory_exponent": mem_exp,
+                          "target": f"exponent <= {LINEAR_EXPONENT} over N >= 10",
+                          "verdict": _verdict(ok)}
+    return out
+
+
+def _f(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _pct(lat: Mapping[str, Any]) -> str:
+    return "/".join(_f(lat.get(k)) for k in ("p50", "p95", "p99")) + f" (n={lat.get('n', 0)})"
+
+
+def table(result: Mapping[str, Any]) -> str:
+    """The printed report: one block per N, then the targets."""
+    lines = [f"tmux wrapper ({result.get('wrapper')}) costs "
+             f"{result.get('wrapper_cpu_ms_per_tmux_run')} ms CPU a run; 'net' CPU excludes it.",
+             f"Steward config: {CONFIG_NOTE}."]
+    row = "  {:<40} {:>26} {:>26} {:>8}"
+    for r in result["runs"]:
+        s, b, q = r["steward"], r["baseline"], r["ratios"]
+        sm, bm = s["memory"], b["memory"]
+        sl = s["latency_s"]
+        lines += ["", f"N={r['n']} sessions ({r['panes']} panes), ready in "
+                  f"{s['ready_seconds']} s", row.format("", "Steward", "baseline", "S/B")]
+        lines += [
+            row.format("write->event p50/p95/p99 s", _pct(sl["write_to_event"]),
+                       _pct(b["latency_s"]["write_to_notify"]), _f(q["event_p99"])),
+            row.format("write->stored p50/p95/p99 s", _pct(sl["write_to_stored"]), "", ""),
+            row.format("write->Notify p50/p95/p99 s", _pct(sl["write_to_notify"]),
+                       _pct(b["latency_s"]["write_to_notify"]), _f(q["notify_p99"])),
+            row.format("write->PM pane p50/p95/p99 s", _pct(sl["write_to_pm_pane"]), "", ""),
+            row.format("CPU % of a core, own processes", _f(s["cpu_pct"]), _f(b["cpu_pct"]),
+                       _f(q["cpu_own"])),
+            row.format("CPU % tmux server", _f(s["tmux_cpu_pct"]), _f(b["tmux_cpu_pct"]), ""),
+            row.format("CPU % with tmux (raw)", _f(s["total_cpu_pct"]), _f(b["total_cpu_pct"]),
+                       _f(q["cpu_with_tmux"])),
+            row.format("CPU % with tmux (net of wrapper)", _f(s["total_cpu_pct_net"]),
+                       _f(b["total_cpu_pct_net"]), _f(q["cpu_with_tmux_net"])),
+            row.format("tmux runs/s", _f(s["tmux_runs_per_s"], 1), _f(b["tmux_runs_per_s"], 1),
+                       _f(q["tmux_runs_per_s"])),
+            row.format("memory total USS/RSS MiB",
+                       f"{_f(sm['total'].get('uss_total_mib'), 1)}/"
+                       f"{_f(sm['total'].get('rss_total_mib'), 1)}",
+                       f"{_f(bm['total'].get('uss_total_mib'), 1)}/"
+                       f"{_f(bm['total'].get('rss_total_mib'), 1)}",
+                       _f(q["memory_rss_total"])),
+            row.format("per session assistant/loop USS mean/max",
+                       f"{_f(sm['session_assistant'].get('uss_mean_mib'), 1)}/"
+                       f"{_f(sm['session_assistant'].get('uss_max_mib'), 1)}",
+                       f"{_f(bm['loop'].get('uss_mean_mib'), 1)}/"
+                       f"{_f(bm['loop'].get('uss_max_mib'), 1)}", ""),
+            row.format("per session assistant/loop RSS mean",
+                       _f(sm["session_assistant"].get("rss_mean_mib"), 1),
+                       _f(bm["loop"].get("rss_mean_mib"), 1), ""),
+            row.format("tmux server RSS MiB", _f(sm["tmux_server"].get("rss_total_mib"), 1),
+                       _f(bm["tmux_server"].get("rss_total_mib"), 1), ""),
+            row.format("markers caught/written",
+                       f"{s['markers']['caught']}/{s['markers']['written']}",
+                       f"{b['markers']['caught']}/{b['markers']['written']}", ""),
+            row.format("markers notified (desktop)", s["markers"]["notified"],
+                       b["markers"]["notified"], ""),
+            row.format("markers on PM pane/checked",
+                       f"{s['markers']['pm_pane_shown']}/{s['markers']['pm_pane_checked']}",
+                       "", ""),
+            row.format("repeated notifications", s["markers"]["repeated_notifications"],
+                       b["markers"]["repeated_notifications"], ""),
+            row.format("extra events for one marker", s["markers"]["extra_events"], "", ""),
+        ]
+    lines += ["", f"Targets at N={TARGET_N}:"]
+    for name, t in result.get("targets_n50", {}).items():
+        detail = ", ".join(f"{k}={v}" for k, v in t.items() if k != "verdict")
+        lines.append(f"  {t['verdict']:<7} {name}: {detail}")
+    return "\n".join(lines)
