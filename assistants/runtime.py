@@ -74,6 +74,7 @@ class Assistant:
         self._last_skip_report = 0.0
         self._last_save = 0.0
         self._last_beat = 0.0
+        self._last_tick: float | None = None
         self._ticker = Ticker(on_skipped=self._skipped, on_error=self._errored)
 
     # -- to implement ---------------------------------------------------------------------
@@ -95,7 +96,18 @@ class Assistant:
     # -- the loop -------------------------------------------------------------------------
 
     def tick(self) -> None:
-        now = time.time()
+        self.tick_at(time.time())
+
+    def tick_at(self, now: float) -> None:
+        """One scheduled run at `now`: capture, store events, persist, beat."""
+        interval = self.config.capture.interval
+        if self._last_tick is not None:
+            # Runs the scheduler merged because the one before overran: skipped captures.
+            missed = int((now - self._last_tick + interval / 4) / interval) - 1
+            if missed > 0:
+                self.skipped += missed
+                self._skips_unreported += missed
+        self._last_tick = now
         self.ticks += 1
         events: list[Event] = []
         try:

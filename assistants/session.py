@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from escalation.config import Config
+from escalation.errors import TmuxError
 from escalation.events import Event, Kind, Severity
 from escalation.paths import StewardHome
 from escalation.rules import RuleSet
@@ -41,7 +42,12 @@ class SessionAssistant(Assistant):
         return self.session
 
     def step(self, now: float) -> list[Event]:
-        infos = self.tmux.panes(self.session)
+        try:
+            infos = self.tmux.panes(self.session)
+        except TmuxError:
+            if self.tmux.is_alive() and not self.tmux.has_session(self.session):
+                return []  # the session is gone: the reconciler stops this assistant
+            raise
         events: list[Event] = []
         seen = set()
         for info in infos:

@@ -163,7 +163,7 @@ class Tmux:
         except libtmux_exc.LibTmuxException as exc:
             raise TmuxError(f"tmux {args[0]}: {exc}") from None
         if check and proc.returncode not in (0, None) and proc.stderr:
-            raise TmuxError(f"tmux {' '.join(args[:3])}: {proc.stderr[0]}")
+            raise TmuxError(f"tmux {args[0]}: {proc.stderr[0]}")
         return [str(line) for line in proc.stdout]
 
     def is_alive(self) -> bool:
