@@ -130,7 +130,7 @@ class PolicyConfig:
     """Dedup, grouping and the escalation ladder, in seconds."""
 
     cooldown: float = attrs.field(default=300.0, validator=_not_negative)
-    group_wait: float = attrs.field(default=2.0, validator=_not_negative)
+    group_wait: float = attrs.field(default=0.0, validator=_not_negative)
     group_interval: float = attrs.field(default=60.0, validator=_not_negative)
     renotify_after: float = attrs.field(default=600.0, validator=_positive)
     escalate_after: float = attrs.field(default=1800.0, validator=_positive)

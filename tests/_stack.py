@@ -35,7 +35,7 @@ class Stack:
             f'[tmux]\nsocket_name = "{socket_name}"\n'
             f"[capture]\ninterval = {interval}\n"
             "[watch]\ndiscovery_interval = 0.5\n"
-            "[policy]\ngroup_wait = 0.0\n" + extra_config
+            + extra_config
         )
         self.env = {**env, "STEWARD_HOME": str(self.home), "STEWARD_CONFIG": str(self.config)}
         self.env.pop("TMUX", None)
