@@ -105,7 +105,7 @@ class DeployAnalyzer:
         detail = "\n".join(hit.lines) if len(hit.lines) > 1 else ""
         return [Finding(
             rule=hit.rule.id, severity=hit.rule.severity, text=sanitize(hit.message),
-            detail=sanitize(detail, multiline=True),
+            detail=sanitize(detail, multiline=True), line=hit.line,
         )]
 
     def _stalled(self, now: float) -> list[Finding]:

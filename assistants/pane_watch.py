@@ -43,8 +43,13 @@ def make_event(
     kind: Kind,
     text: str,
     detail: str = "",
+    line: str = "",
 ) -> Event:
-    """An Event about one pane, its text made safe and fingerprinted."""
+    """An Event about one pane, its text made safe and fingerprinted by the line it is about.
+
+    Two rules (or two assistants) reporting the same line of the same pane share a
+    fingerprint, so the policy tells the PM once.
+    """
     clean = safe_text(text)
     return Event(
         ts=now,
@@ -58,7 +63,7 @@ def make_event(
         kind=kind,
         text=clean,
         detail=safe_text(detail, multiline=True) if detail else "",
-        fingerprint=fingerprint(info.target, clean),
+        fingerprint=fingerprint(info.target, safe_text(line) if line else clean),
     )
 
 
@@ -135,6 +140,7 @@ class PaneWatch:
                     kind=Kind.PATTERN,
                     text=hit.message,
                     detail="\n".join(hit.lines) if len(hit.lines) > 1 else "",
+                    line=hit.line,
                 )
             )
         # tmux flags a pane dead when its terminal closes, and records the exit status when

@@ -94,6 +94,7 @@ class Finding:
     severity: Severity
     text: str
     detail: str = ""
+    line: str = ""  # the pane line it is about, when there is one (fingerprints use it)
 
 
 def _short(name: str) -> str:

@@ -104,7 +104,7 @@ class SpecialistAssistant(Assistant):
         findings += analyzer.tick(now)
         return [
             make_event(info, now=now, assistant=self.name, rule=f.rule, severity=f.severity,
-                       kind=Kind.PATTERN, text=f.text, detail=f.detail)
+                       kind=Kind.PATTERN, text=f.text, detail=f.detail, line=f.line)
             for f in findings
         ]
 

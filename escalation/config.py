@@ -151,16 +151,16 @@ class RulesConfig:
 
 @attrs.frozen(kw_only=True)
 class QAConfig:
-    """Panes the QA assistant reads, as `session:window` globs."""
+    """Panes the QA assistant reads, as `session:window` globs (besides test runners)."""
 
-    targets: tuple[str, ...] = ("*:*",)
+    targets: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class DeployConfig:
-    """Panes the deployment assistant reads, as `session:window` globs."""
+    """Panes the deployment assistant reads, as `session:window` globs (besides deploy tools)."""
 
-    targets: tuple[str, ...] = ("*:*",)
+    targets: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
