@@ -15,8 +15,9 @@ from escalation.paths import StewardHome
 from escalation.rules import RuleSet, load_rules
 from escalation.store import Store
 
-from .session import SESSION_PACKS_EXCLUDED, SessionAssistant, record_summary, session_summary
-from .specialist import SpecialistAssistant
+# Each command imports only what it runs: a session assistant never loads the QA and deploy
+# analyzers, and no assistant loads notify-py or circus.
+SESSION_PACKS_EXCLUDED = ("qa", "deploy")
 
 __all__ = ["main"]
 
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _summary(config: Config, home: StewardHome, session: str | None, as_json: bool) -> int:
+    from .session import record_summary, session_summary
+
     with Store(home.db) as store:
         sessions = sorted({r.session for r in store.panes() if r.assistant.startswith("session:")})
         if session is not None:
@@ -76,9 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summary":
             return _summary(config, home, args.session, args.json)
         if args.command == "session":
+            from .session import SessionAssistant
+
             SessionAssistant(config, home, session=args.name, phase=args.phase,
                              ruleset=rules_for(config, "session")).run()
         else:
+            from .specialist import SpecialistAssistant
+
             SpecialistAssistant(config, home, kind=args.command, phase=args.phase,
                                 ruleset=rules_for(config, args.command)).run()
     except StewardError as exc:

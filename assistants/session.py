@@ -18,11 +18,9 @@ from .runtime import Assistant, system_event
 from .scheduler import Ticker
 from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
 
-__all__ = ["SessionAssistant", "session_summary"]
+__all__ = ["SessionAssistant", "record_summary", "session_summary", "session_view"]
 
 log = logging.getLogger(__name__)
-
-SESSION_PACKS_EXCLUDED = ("qa", "deploy")
 
 
 class SessionAssistant(Assistant):
