@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # after matplotlib.use: the backend comes first
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 __all__ = ["draw"]
 
@@ -51,7 +52,7 @@ def draw(runs: Sequence[Mapping[str, Any]], png: Path) -> None:
              label="baseline + tmux server")
     cpu.axhline(10.0, color="grey", lw=0.8, ls=":", label="target 10 %")
     cpu.set(title="CPU (net of the counting wrapper)", xlabel="sessions (N)",
-            ylabel="% of one core", xscale="log", yscale="log")
+            ylabel="% of one core", xscale="log")
     cpu.legend(fontsize=7)
     mem.plot(ns, _series(runs, "steward", "memory", "total", "rss_total_mib"), "o-",
              color="tab:blue", label="Steward, sum of RSS")
@@ -63,6 +64,11 @@ def draw(runs: Sequence[Mapping[str, Any]], png: Path) -> None:
     mem.set(title="Total memory", xlabel="sessions (N)", ylabel="MiB", xscale="log",
             yscale="log")
     mem.legend(fontsize=7)
+    for ax in (lat, cpu, mem):
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)

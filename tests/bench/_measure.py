@@ -10,27 +10,20 @@ from typing import Any
 import attrs
 import psutil
 
-__all__ = ["CpuWindow", "Memory", "cpu_seconds", "memory", "percentiles"]
+__all__ = ["CpuWindow", "Memory", "memory", "percentiles"]
 
 MIB = 1024 * 1024
 
 
-def cpu_seconds(proc: psutil.Process, *, children: bool) -> float:
-    """User and system CPU of a process, with its reaped children's when `children`."""
-    t = proc.cpu_times()
-    own = float(t.user + t.system)
-    if children:
-        own += float(t.children_user + t.children_system)
-    return own
-
-
-def _snapshot(pids: Iterable[int], *, children: bool) -> dict[int, tuple[float, float]]:
-    """pid -> (create time, CPU seconds) for every live pid."""
+def _snapshot(pids: Iterable[int], *, children: bool) -> dict[int, tuple[float, float, float]]:
+    """pid -> (create time, own CPU seconds, reaped children's CPU seconds) for every live pid."""
     out = {}
     for pid in pids:
         try:
             proc = psutil.Process(pid)
-            out[pid] = (proc.create_time(), cpu_seconds(proc, children=children))
+            t = proc.cpu_times()
+            kids = float(t.children_user + t.children_system) if children else 0.0
+            out[pid] = (proc.create_time(), float(t.user + t.system), kids)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return out
@@ -47,9 +40,10 @@ class CpuWindow:
 
     groups: Mapping[str, Callable[[], Sequence[int]]]
     children: Mapping[str, bool]
-    start: dict[str, dict[int, tuple[float, float]]] = attrs.field(factory=dict)
-    seen: dict[str, dict[int, tuple[float, float]]] = attrs.field(factory=dict)
+    start: dict[str, dict[int, tuple[float, float, float]]] = attrs.field(factory=dict)
+    seen: dict[str, dict[int, tuple[float, float, float]]] = attrs.field(factory=dict)
     t0: float = 0.0
+    elapsed: float = 0.0
 
     def begin(self) -> None:
         self.t0 = time.monotonic()
@@ -78,15 +72,18 @@ class CpuWindow:
 
     def finish(self) -> dict[str, float]:
         self.sample()
-        elapsed = time.monotonic() - self.t0
+        self.elapsed = time.monotonic() - self.t0
+        return {name: sum(own + kids for own, kids in self.by_pid(name).values())
+                for name in self.groups}
+
+    def by_pid(self, group: str) -> dict[int, tuple[float, float]]:
+        """pid -> (own, reaped children's) CPU in the window, % of one core, for one group."""
         out = {}
-        for name in self.groups:
-            used = 0.0
-            for pid, (created, last) in self.seen[name].items():
-                first = self.start[name].get(pid)
-                base = first[1] if first is not None and first[0] == created else 0.0
-                used += max(0.0, last - base)
-            out[name] = 100.0 * used / elapsed
+        for pid, (created, own, kids) in self.seen[group].items():
+            first = self.start[group].get(pid)
+            base = first if first is not None and first[0] == created else (created, 0.0, 0.0)
+            out[pid] = (100.0 * max(0.0, own - base[1]) / self.elapsed,
+                        100.0 * max(0.0, kids - base[2]) / self.elapsed)
         return out
 
 

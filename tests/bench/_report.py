@@ -84,7 +84,9 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
                     tmux_memory: Mapping[int, Memory], watchers: Mapping[str, list[int]],
                     markers: Mapping[str, Marker], events: Sequence[Mapping[str, Any]],
                     calls: Sequence[tuple[float, str]], pm_seen: Mapping[str, float],
-                    deliveries: Sequence[Mapping[str, Any]], mock_calls: int) -> dict[str, Any]:
+                    deliveries: Sequence[Mapping[str, Any]], mock_calls: int,
+                    cpu_by_pid: Mapping[int, tuple[float, float]],
+                    roots: Mapping[str, int]) -> dict[str, Any]:
     """Every figure of Steward's phase at one N."""
     ev_first, ev_count = _first_hits(markers, ((e["ts"], e["text"]) for e in events))
     st_first, _ = _first_hits(markers, ((e["stored_at"], e["text"]) for e in events))
@@ -92,6 +94,15 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
         markers, calls)
     pm_first = {u: t for u, t in pm_seen.items() if u in markers}
     role_of = {pid: name for name, pids in watchers.items() for pid in pids}
+    role_of.update({pid: name for name, pid in roots.items()})
+    cpu_roles: dict[str, dict[str, float]] = {}
+    for pid, (own, kids) in cpu_by_pid.items():
+        role = role_of.get(pid, "other")
+        role = "session" if role.startswith("session:") else role
+        acc = cpu_roles.setdefault(role, {"processes": 0, "own_pct": 0.0, "children_pct": 0.0})
+        acc["processes"] += 1
+        acc["own_pct"] += own
+        acc["children_pct"] += kids
     by_role: dict[str, list[Memory]] = {}
     for pid, mem in memory.items():
         role = role_of.get(pid, "other")
@@ -106,6 +117,8 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
         "cpu_pct": round(cpu["steward"], 2),
         "tmux_cpu_pct": round(cpu["tmux"], 2),
         "cpu_window_s": window,
+        "cpu_by_role": {r: {k: round(v, 2) for k, v in acc.items()}
+                        for r, acc in sorted(cpu_roles.items())},
         "tmux_runs_per_s": round(tmux_runs_per_s, 1),
         "memory": {
             "session_assistant": _mem_stats(by_role.get("session", [])),
@@ -320,6 +333,10 @@ def table(result: Mapping[str, Any]) -> str:
                        b["markers"]["repeated_notifications"], ""),
             row.format("extra events for one marker", s["markers"]["extra_events"], "", ""),
         ]
+        roles = ", ".join(
+            f"{role} {v['own_pct'] + v['children_pct']:.1f} ({v['processes']:.0f} proc, "
+            f"{v['children_pct']:.1f} in children)" for role, v in s["cpu_by_role"].items())
+        lines.append(f"  Steward CPU % by role: {roles}")
     lines += ["", f"Targets at N={TARGET_N}:"]
     for name, t in result.get("targets_n50", {}).items():
         detail = ", ".join(f"{k}={v}" for k, v in t.items() if k != "verdict")

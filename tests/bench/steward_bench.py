@@ -120,6 +120,11 @@ def _wait(seconds: float, tick: Callable[[], None]) -> None:
         time.sleep(0.05)
 
 
+def _root(steward: StewardRun) -> int:
+    proc = steward.circusd()
+    return -1 if proc is None else proc.pid
+
+
 def run_steward(plan: Plan, work: Path, load: LoadServer, counter: TmuxCounter,
                 writer: Writer, bus: _dbus.NotificationBus, names: Sequence[str],
                 tmux_pid: int) -> dict[str, Any]:
@@ -165,6 +170,7 @@ def run_steward(plan: Plan, work: Path, load: LoadServer, counter: TmuxCounter,
             tmux_runs_per_s=runs, memory=mem, tmux_memory=mem_tmux, watchers=watchers,
             markers=markers, events=events, calls=calls, pm_seen=pm.seen,
             deliveries=deliveries, mock_calls=mock_calls,
+            cpu_by_pid=cpu.by_pid("steward"), roots={"circusd": _root(steward), "pm tail": pm_pid},
         )
     finally:
         steward.down()
@@ -192,7 +198,7 @@ def run_baseline(plan: Plan, work: Path, load: LoadServer, counter: TmuxCounter,
         mem = memory(loops)
         mem_tmux = memory([tmux_pid])
         _wait(plan.latency_window, MarkerPace(writer, "baseline-latency", plan.marker_every))
-        time.sleep(plan.drain)
+        time.sleep(2.0 * plan.interval + 1.0)
         markers = {u: m for u, m in writer.markers().items() if m.phase.startswith("baseline")}
         return _report.baseline_figures(
             cpu=cost, tmux_runs_per_s=runs, memory=mem, tmux_memory=mem_tmux,
