@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import fnmatch
 import itertools
 import logging
@@ -27,6 +28,10 @@ __all__ = ["Reconciler", "assistant_args", "next_phase", "watched_sessions"]
 log = logging.getLogger(__name__)
 
 PREFIX = "session:"
+# An assistant respawned this many times within FLAP_WINDOW seconds is flapping.
+FLAP_RESTARTS = 3
+FLAP_WINDOW = 120.0
+FLAP_REPORT_EVERY = 600.0
 
 
 def watched_sessions(config: Config, sessions: Iterable[str]) -> list[str]:
@@ -77,6 +82,9 @@ class Reconciler:
         self.names: dict[str, str] = {}
         self._running = True
         self._flapping_reported: set[str] = set()
+        self._pids: dict[str, tuple[int, ...]] = {}
+        self._restarts: dict[str, collections.deque[float]] = {}
+        self._flap_said: dict[str, float] = {}
 
     def spec(self, session: str, phase: float) -> WatcherSpec:
         return WatcherSpec(
@@ -112,6 +120,8 @@ class Reconciler:
             now = time.time()
             self.store.add_events([self._gone(s, now) for s in removed])
         self._check_flapping(set(by_key))
+        gone = {(PREFIX + s).lower() for s in removed}
+        self._check_restarts(sorted((running - gone) | {"qa", "deploy", "escalation"}))
         for s in added:
             log.info("watching session %s", s)
         for s in removed:
@@ -134,6 +144,39 @@ class Reconciler:
             detail=session,
             fingerprint=fingerprint("reconciler", text),
         )
+
+    def _check_restarts(self, names: Sequence[str]) -> None:
+        """An assistant whose pid keeps changing is dying and being respawned: say so."""
+        now = time.time()
+        events = []
+        for name in names:
+            try:
+                pids = tuple(self.arbiter.pids(name))
+            except StewardError:
+                continue
+            old = self._pids.get(name)
+            self._pids[name] = pids
+            if not old or not pids or old == pids:
+                continue
+            seen = self._restarts.setdefault(name, collections.deque())
+            seen.append(now)
+            while seen and now - seen[0] > FLAP_WINDOW:
+                seen.popleft()
+            said = self._flap_said.get(name)
+            if len(seen) >= FLAP_RESTARTS and (said is None or now - said > FLAP_REPORT_EVERY):
+                self._flap_said[name] = now
+                text = (f"assistant {name} restarted {len(seen)} times in the last"
+                        f" {FLAP_WINDOW:.0f}s; see its log in {self.home.log_dir}")
+                session = name[len(PREFIX):] if name.startswith(PREFIX) else "steward"
+                events.append(Event(
+                    ts=now, session=self.names.get(name, session), window="", pane="",
+                    target=name, assistant="reconciler", rule="system.assistant_flapping",
+                    severity=Severity.ERROR, kind=Kind.SYSTEM, text=text,
+                    fingerprint=fingerprint("reconciler", f"flapping {name}")))
+        if events:
+            self.store.add_events(events)
+        for gone in set(self._pids) - set(names):
+            self._pids.pop(gone, None)
 
     def _check_flapping(self, wanted: set[str]) -> None:
         """Circus stops a watcher that keeps dying; say so once and try it again."""
