@@ -29,6 +29,12 @@ def _snapshot(pids: Iterable[int], *, children: bool) -> dict[int, tuple[float, 
     return out
 
 
+def _busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, all processes)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
 @attrs.define
 class CpuWindow:
     """CPU used by named groups of processes over one window, as % of one core.
@@ -44,9 +50,12 @@ class CpuWindow:
     seen: dict[str, dict[int, tuple[float, float, float]]] = attrs.field(factory=dict)
     t0: float = 0.0
     elapsed: float = 0.0
+    machine0: float = 0.0
+    machine_pct: float = 0.0
 
     def begin(self) -> None:
         self.t0 = time.monotonic()
+        self.machine0 = _busy()
         for name, pids in self.groups.items():
             self.start[name] = _snapshot(pids(), children=self.children[name])
             self.seen[name] = dict(self.start[name])
@@ -73,6 +82,7 @@ class CpuWindow:
     def finish(self) -> dict[str, float]:
         self.sample()
         self.elapsed = time.monotonic() - self.t0
+        self.machine_pct = 100.0 * (_busy() - self.machine0) / self.elapsed
         return {name: sum(own + kids for own, kids in self.by_pid(name).values())
                 for name in self.groups}
 

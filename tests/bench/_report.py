@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,8 +21,7 @@ __all__ = [
 ]
 
 CONFIG_NOTE = (
-    "defaults except: notify.min_severity=warning (generic.error_line is a warning), "
-    "notify.rate_per_minute=100000, policy.cooldown=0, policy.group_wait=0, "
+    "defaults except: notify.rate_per_minute=100000, policy.cooldown=0, policy.group_wait=0, "
     "policy.group_interval=0, summary.interval=0"
 )
 
@@ -86,7 +86,7 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
                     calls: Sequence[tuple[float, str]], pm_seen: Mapping[str, float],
                     deliveries: Sequence[Mapping[str, Any]], mock_calls: int,
                     cpu_by_pid: Mapping[int, tuple[float, float]],
-                    roots: Mapping[str, int]) -> dict[str, Any]:
+                    roots: Mapping[str, int], machine_cpu: float) -> dict[str, Any]:
     """Every figure of Steward's phase at one N."""
     ev_first, ev_count = _first_hits(markers, ((e["ts"], e["text"]) for e in events))
     st_first, _ = _first_hits(markers, ((e["stored_at"], e["text"]) for e in events))
@@ -117,6 +117,8 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
         "cpu_pct": round(cpu["steward"], 2),
         "tmux_cpu_pct": round(cpu["tmux"], 2),
         "cpu_window_s": window,
+        "machine_cpu_pct": round(machine_cpu, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_by_role": {r: {k: round(v, 2) for k, v in acc.items()}
                         for r, acc in sorted(cpu_roles.items())},
         "tmux_runs_per_s": round(tmux_runs_per_s, 1),
@@ -156,13 +158,15 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
 def baseline_figures(*, cpu: Mapping[str, float], tmux_runs_per_s: float,
                      memory: Mapping[int, Memory], tmux_memory: Mapping[int, Memory],
                      markers: Mapping[str, Marker], notifications: Sequence[Notification],
-                     loops: int) -> dict[str, Any]:
+                     loops: int, machine_cpu: float) -> dict[str, Any]:
     """Every figure of the baseline's phase at one N."""
     first, count = _first_hits(markers, ((n.ts, n.text) for n in notifications))
     return {
         "cpu_pct": round(cpu["baseline"], 2),
         "tmux_cpu_pct": round(cpu["tmux"], 2),
         "tmux_runs_per_s": round(tmux_runs_per_s, 1),
+        "machine_cpu_pct": round(machine_cpu, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "loops": loops,
         "memory": {"loop": _mem_stats(list(memory.values())),
                    "total": _mem_stats(list(memory.values())),
@@ -303,6 +307,8 @@ def table(result: Mapping[str, Any]) -> str:
                        _f(q["cpu_with_tmux"])),
             row.format("CPU % with tmux (net of wrapper)", _f(s["total_cpu_pct_net"]),
                        _f(b["total_cpu_pct_net"]), _f(q["cpu_with_tmux_net"])),
+            row.format("whole machine CPU % in the window (all load)",
+                       _f(s["machine_cpu_pct"], 1), _f(b["machine_cpu_pct"], 1), ""),
             row.format("tmux runs/s", _f(s["tmux_runs_per_s"], 1), _f(b["tmux_runs_per_s"], 1),
                        _f(q["tmux_runs_per_s"])),
             row.format("memory total USS/RSS MiB",

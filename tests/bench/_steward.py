@@ -32,8 +32,6 @@ session = "pm"
 [summary]
 interval = 0
 [notify]
-# "Error: ..." lines are warnings in the generic pack; the default sends errors only.
-min_severity = "warning"
 rate_per_minute = 100000
 [policy]
 # Markers in one pane share a fingerprint (their uuids are masked): no cooldown, no grouping.

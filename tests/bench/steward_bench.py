@@ -170,7 +170,8 @@ def run_steward(plan: Plan, work: Path, load: LoadServer, counter: TmuxCounter,
             tmux_runs_per_s=runs, memory=mem, tmux_memory=mem_tmux, watchers=watchers,
             markers=markers, events=events, calls=calls, pm_seen=pm.seen,
             deliveries=deliveries, mock_calls=mock_calls,
-            cpu_by_pid=cpu.by_pid("steward"), roots={"circusd": _root(steward), "pm tail": pm_pid},
+            cpu_by_pid=cpu.by_pid("steward"), machine_cpu=cpu.machine_pct,
+            roots={"circusd": _root(steward), "pm tail": pm_pid},
         )
     finally:
         steward.down()
@@ -203,6 +204,7 @@ def run_baseline(plan: Plan, work: Path, load: LoadServer, counter: TmuxCounter,
         return _report.baseline_figures(
             cpu=cost, tmux_runs_per_s=runs, memory=mem, tmux_memory=mem_tmux,
             markers=markers, notifications=base.notifications(), loops=len(loops),
+            machine_cpu=cpu.machine_pct,
         )
     finally:
         base.stop()
