@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS summaries (
 );
 """
 
+OPEN_DEADLINE = 15.0
+
 _EVENT_COLUMNS = (
     "id, ts, session, window, pane, target, assistant, rule, severity, kind, text, detail, "
     "fingerprint, status"
@@ -152,12 +154,27 @@ class Store:
                 os.close(fd)
             self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA cache_size=-512")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the event store: {exc}") from None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """WAL and the schema; many processes open the store at once at `steward up`."""
+        deadline = time.monotonic() + OPEN_DEADLINE
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{self.path}: cannot open the event store: {exc}"
+                    ) from None
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._db.close()
