@@ -102,7 +102,7 @@ def all_rules(config: Config, pack: str | None = None) -> RuleSet:
 
 
 def _log_note(home: StewardHome, text: str) -> None:
-    LogSink(home.log_file).write_line(f"steward: {text}", severity=Severity.INFO, ts=time.time())
+    LogSink(home.log_file).write_line(text, severity=Severity.INFO, ts=time.time())
 
 
 def _events(home: StewardHome, args: argparse.Namespace) -> int:
