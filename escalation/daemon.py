@@ -121,8 +121,8 @@ class Daemon:
                 self.log_sink.write_line(line, severity=Severity.INFO, ts=event.ts)
             self.store.mark_delivered(notice.key, True)
 
-    def _refresh_silences(self, now: float) -> list[Silence]:
-        if now - self._silences_at >= SILENCE_REFRESH:
+    def _refresh_silences(self, now: float, *, force: bool = False) -> list[Silence]:
+        if force or now - self._silences_at >= SILENCE_REFRESH:
             self._silences = self.store.silences(active_at=now)
             self._silences_at = now
         return self._silences
@@ -130,8 +130,9 @@ class Daemon:
     def cycle(self, now: float) -> int:
         """One pass: decide on new events, run timers, deliver; returns events decided."""
         self._check_desktop(now)
-        silences = self._refresh_silences(now)
         events = self.store.unprocessed()
+        # Decisions use the silences in force now: one added or removed a moment ago counts.
+        silences = self._refresh_silences(now, force=bool(events))
         for event in events:
             assert event.id is not None  # read back from the store
             if event.kind is Kind.SUMMARY:
