@@ -86,7 +86,7 @@ class Daemon:
 
     def _note(self, text: str, severity: Severity, now: float) -> None:
         log.info("%s", text)
-        self.log_sink.write_line(f"steward: {text}", severity=severity, ts=now)
+        self.log_sink.write_line(text, severity=severity, ts=now)
 
     # -- delivery -------------------------------------------------------------------------
 
