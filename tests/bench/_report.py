@@ -97,7 +97,7 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
     role_of.update({pid: name for name, pid in roots.items()})
     cpu_roles: dict[str, dict[str, float]] = {}
     for pid, (own, kids) in cpu_by_pid.items():
-        role = role_of.get(pid, "other")
+        role = role_of.get(pid, "short-lived")
         role = "session" if role.startswith("session:") else role
         acc = cpu_roles.setdefault(role, {"processes": 0, "own_pct": 0.0, "children_pct": 0.0})
         acc["processes"] += 1

@@ -60,7 +60,11 @@ class Plan:
 
 
 class MarkerPace:
-    """Calls for a marker every `every` seconds, panes in a shuffled round robin."""
+    """Calls for a marker every `every` seconds on average, panes in a shuffled round robin.
+
+    The gaps are drawn from [0.5, 1.5] x `every`, so that writes fall at every phase of the
+    capture interval rather than at one fixed offset from it.
+    """
 
     def __init__(self, writer: Writer, phase: str, every: float) -> None:
         self.writer = writer
@@ -76,7 +80,7 @@ class MarkerPace:
             self.order = list(range(len(self.writer.panes)))
             self.writer.rng.shuffle(self.order)
         self.writer.marker(self.phase, self.order.pop())
-        self.next += self.every
+        self.next += self.every * self.writer.rng.uniform(0.5, 1.5)
 
 
 class PmWatch:
