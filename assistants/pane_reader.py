@@ -41,6 +41,7 @@ class PaneReader:
         history_lines: int,
         last: Capture | None = None,
         clock: Callable[[], float] = time.time,
+        resume_mask: Callable[[Capture], Capture] | None = None,
     ) -> None:
         self._tmux = tmux
         self.pane_id = pane_id
@@ -49,6 +50,9 @@ class PaneReader:
         self._clock = clock
         self._signature: tuple[int, int, int, int, bool, bool, int, int] | None = None
         self._captured_at = -math.inf
+        # A `last` read back from the store was masked (secrets redacted) before it was
+        # stored: the first capture is masked the same way before it is compared with it.
+        self._resume_mask = resume_mask if last is not None else None
 
     @property
     def last(self) -> Capture | None:
@@ -88,7 +92,11 @@ class PaneReader:
             width=text.width,
             alternate=text.alternate,
         )
-        delta = extract(self._last, cur)
+        if self._resume_mask is not None:
+            delta = extract(self._last, self._resume_mask(cur))
+            self._resume_mask = None
+        else:
+            delta = extract(self._last, cur)
         self._last = carry(self._last, cur)
         self._signature = signature(info)
         self._captured_at = started

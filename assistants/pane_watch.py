@@ -6,6 +6,8 @@ import collections
 import time
 from collections.abc import Sequence
 
+import attrs
+
 from escalation.config import StatesConfig
 from escalation.events import Event, Kind, Severity
 from escalation.fingerprint import fingerprint
@@ -19,7 +21,7 @@ from .new_lines import Capture, Delta
 from .pane_reader import PaneReader
 from .pane_state import Observation, PaneState, StateTracker
 
-__all__ = ["PaneWatch", "make_event", "safe_text"]
+__all__ = ["PaneWatch", "make_event", "masked", "safe_text"]
 
 RECENT_LINES = 200
 # Quiet ticks after which a block still open (a traceback cut short) is ended.
@@ -31,6 +33,16 @@ DEAD_SETTLE = 3.0
 def safe_text(text: str, *, multiline: bool = False) -> str:
     """Redacted, then sanitised: what may be stored and shown."""
     return sanitize(redact(text), multiline=multiline)
+
+
+def masked(capture: Capture) -> Capture:
+    """A capture fit to be stored: every line and row with its secrets redacted."""
+    return attrs.evolve(
+        capture,
+        lines=tuple(redact(line) for line in capture.lines),
+        rows=tuple(redact(row) for row in capture.rows) if capture.rows is not None else None,
+        normal=masked(capture.normal) if capture.normal is not None else None,
+    )
 
 
 def make_event(
@@ -90,6 +102,7 @@ class PaneWatch:
             info.pane_id,
             history_lines=history_lines,
             last=Capture.from_json(last) if isinstance(last, dict) else None,
+            resume_mask=masked,
         )
         self.ruleset = ruleset
         self.matcher = ruleset.matcher()
@@ -204,7 +217,7 @@ class PaneWatch:
             since=self.tracker.since if self.tracker.since is not None else now,
             updated=now,
             memo={
-                "capture": last.to_json() if last is not None else None,
+                "capture": masked(last).to_json() if last is not None else None,
                 "tracker": self.tracker.to_json(),
                 "recent": list(self.recent),
                 "prompt": self.prompt,

@@ -15,7 +15,7 @@ from escalation.tmux import PaneInfo
 from .deploy import DeployAnalyzer, is_deploy_tool
 from .new_lines import Capture
 from .pane_reader import PaneReader
-from .pane_watch import make_event
+from .pane_watch import make_event, masked
 from .qa import Finding, QAAnalyzer, is_test_runner
 from .runtime import Assistant
 
@@ -78,6 +78,7 @@ class SpecialistAssistant(Assistant):
                 reader = PaneReader(
                     self.tmux, info.pane_id, history_lines=self.config.capture.history_lines,
                     last=Capture.from_json(last) if isinstance(last, dict) else None,
+                    resume_mask=masked,
                 )
                 followed = self.followed[info.pane_id] = _Followed(reader, self._analyzer(record))
             if running:
@@ -115,7 +116,9 @@ class SpecialistAssistant(Assistant):
                 continue
             followed.dirty = False
             last = followed.reader.last
-            memo: dict[str, object] = {"capture": last.to_json() if last is not None else None}
+            memo: dict[str, object] = {
+                "capture": masked(last).to_json() if last is not None else None
+            }
             if isinstance(followed.analyzer, QAAnalyzer):
                 memo["analyzer"] = followed.analyzer.to_json()
             info = followed.info

@@ -286,8 +286,11 @@ class Store:
     ) -> None:
         """Record the policy's decision on one event (and what it resolves), in one transaction."""
         with self._tx() as db:
+            # An ack that came in before the decision stands.
             db.execute(
-                "UPDATE events SET processed = 1, status = ? WHERE id = ?", (status.value, event_id)
+                "UPDATE events SET processed = 1,"
+                " status = CASE WHEN status = 'acked' THEN status ELSE ? END WHERE id = ?",
+                (status.value, event_id),
             )
             for rid in resolved:
                 db.execute(

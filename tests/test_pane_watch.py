@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -126,3 +127,25 @@ def test_a_traceback_left_on_screen_is_one_event(driver: Driver) -> None:
     assert "KeyError" in hits[0].text
     assert hits[0].target == f"{driver.session}:0.0"
     assert "Traceback" in hits[0].detail
+
+
+def test_what_is_stored_of_a_pane_holds_no_secret_and_resumes_without_repeats(
+    driver: Driver,
+) -> None:
+    secret = "ghp_" + "A1b2C3d4" * 4 + "Zz99"
+    driver.until(lambda: bool(driver.watch.screen))
+    driver.type(f"echo 'Error: push failed token={secret}'")
+    driver.until(lambda: any(e.rule == "generic.error_line" for e in driver.events))
+    stored = json.dumps(driver.watch.record(driver.now).memo)
+    assert secret not in stored
+    assert "REDACTED" in stored
+    assert all(secret not in e.text and secret not in e.detail for e in driver.events)
+    # A respawned assistant resumes from the stored (redacted) capture: nothing is new.
+    resumed = PaneWatch(tmux=driver.tmux, info=driver.info(), ruleset=RULES, states=STATES,
+                        history_lines=2000, assistant=driver.watch.assistant,
+                        record=driver.watch.record(driver.now))
+    again = resumed.step(driver.info(), driver.now + 1)
+    assert [e.rule for e in again if e.kind is Kind.PATTERN] == []
+    driver.type("echo 'Error: second failure'")
+    retry_until(lambda: any(e.rule == "generic.error_line" for e in
+                            resumed.step(driver.info(), driver.now + 2)), 8)

@@ -91,3 +91,14 @@ def test_silences_panes_heartbeats(tmp_path: Path) -> None:
                        failures=0, skipped=0, first_capture=now)
         store.beat(hb)
         assert store.heartbeats() == [hb]
+
+
+def test_an_ack_before_the_decision_stands(tmp_path: Path) -> None:
+    with Store(tmp_path / "db") as store:
+        [event] = store.add_events([_event(1)])
+        assert store.ack(ids=[1]) == [1]
+        store.decide(1, Status.DELIVERED)
+        assert store.event(1) is not None
+        assert store.event(1).status is Status.ACKED  # type: ignore[union-attr]  # checked above
+        assert store.unprocessed() == []
+        assert event.id == 1
