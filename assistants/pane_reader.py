@@ -14,6 +14,9 @@ __all__ = ["PaneReader", "signature"]
 
 # window_activity counts whole seconds: output this recent may not be in the last capture.
 _RECENT_ACTIVITY = 2.0
+# A short read reaches this many lines back, and keeps this many above what is new.
+_SHORT_READ = 256
+_MARGIN = 64
 
 
 def signature(info: PaneInfo) -> tuple[int, int, int, int, bool, bool, int, int]:
@@ -54,6 +57,43 @@ class PaneReader:
         # stored: the first capture is masked the same way before it is compared with it.
         self._resume_mask = resume_mask if last is not None else None
 
+    def _window(self, info: PaneInfo) -> int:
+        """Lines of history to read: a short read when tmux's counters say little was written.
+
+        Reading the whole history on every change costs the tmux server and this process
+        time in proportion to it. Only two depths are used, so that consecutive reads share
+        one depth and the counters can place them (`extract` trusts them only then); the
+        counters are a hint, so a short read that no longer overlaps the last one is done
+        again in full.
+        """
+        short = min(self.history_lines, _SHORT_READ)
+        last = self._last
+        if last is None or last.alternate or info.alternate_on:
+            return short
+        written = (info.history_size + info.cursor_y) - last.counter
+        if written < 0 or (info.width, info.height) != (last.width, last.height):
+            return self.history_lines
+        return short if written + info.height + _MARGIN <= short else self.history_lines
+
+    def _read(self, window: int) -> tuple[Delta, Capture]:
+        text = self._tmux.read_pane(self.pane_id, history_lines=window)
+        cur = Capture.from_tmux(
+            lines=text.lines,
+            screen_lines=len(text.screen),
+            rows=text.rows,
+            history_size=text.history_size,
+            history_lines=window,
+            history_limit=text.history_limit,
+            cursor_x=text.cursor_x,
+            cursor_y=text.cursor_y,
+            height=text.height,
+            width=text.width,
+            alternate=text.alternate,
+        )
+        if self._resume_mask is not None:
+            return extract(self._last, self._resume_mask(cur)), cur
+        return extract(self._last, cur), cur
+
     @property
     def last(self) -> Capture | None:
         return self._last
@@ -78,25 +118,12 @@ class PaneReader:
         if not self.needs_capture(info):
             return None
         started = self._clock()
-        text = self._tmux.read_pane(self.pane_id, history_lines=self.history_lines)
-        cur = Capture.from_tmux(
-            lines=text.lines,
-            screen_lines=len(text.screen),
-            rows=text.rows,
-            history_size=text.history_size,
-            history_lines=self.history_lines,
-            history_limit=text.history_limit,
-            cursor_x=text.cursor_x,
-            cursor_y=text.cursor_y,
-            height=text.height,
-            width=text.width,
-            alternate=text.alternate,
-        )
-        if self._resume_mask is not None:
-            delta = extract(self._last, self._resume_mask(cur))
-            self._resume_mask = None
-        else:
-            delta = extract(self._last, cur)
+        window = self._window(info)
+        delta, cur = self._read(window)
+        if delta.lost and window < self.history_lines:
+            # The short read did not reach back to what was seen last: read all of it.
+            delta, cur = self._read(self.history_lines)
+        self._resume_mask = None
         self._last = carry(self._last, cur)
         self._signature = signature(info)
         self._captured_at = started

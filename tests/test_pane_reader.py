@@ -183,3 +183,25 @@ def test_small_history_limit_overflow_is_lost_without_repeats(small: Harness) ->
     assert len(d.lines) == len(set(d.lines))
     assert d.lines == numbered(210 - len(d.lines), 210)
     assert not set(d.lines) & set(first.lines)
+
+
+@pytest.fixture
+def full(session: Any, tmp_path: Path) -> Iterator[Harness]:
+    """A pane whose history is at tmux's limit, so the counters stop moving."""
+    session.server.cmd("set-option", "-g", "history-limit", "1000")
+    h = Harness(session, tmp_path)
+    h.reader.read(h.info())
+    h.feed(crlf(numbered(0, 1100)), mark="line 1099")
+    yield h
+    h.pane.close()
+
+
+def test_reads_at_the_history_limit_are_exact_short_or_long(full: Harness) -> None:
+    # The counters are frozen at the limit: the reader reads a short window first.
+    d = full.feed(crlf(numbered(1100, 1250)), mark="line 1249")
+    assert not d.lost
+    assert d.lines == numbered(1100, 1250)
+    # Too much for the short window: it no longer overlaps, so the reader reads it all.
+    d = full.feed(crlf(numbered(1250, 1850)), mark="line 1849")
+    assert not d.lost
+    assert d.lines == numbered(1250, 1850)
