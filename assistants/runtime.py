@@ -208,6 +208,7 @@ class Assistant:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        self.beat(time.time())  # at once: the reconciler counts restarts by new pids
         self._ticker.every("capture", self.config.capture.interval, self.tick, phase=self.phase)
         self.extra_jobs(self._ticker)
         log.info(

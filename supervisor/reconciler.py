@@ -146,17 +146,17 @@ class Reconciler:
         )
 
     def _check_restarts(self, names: Sequence[str]) -> None:
-        """An assistant whose pid keeps changing is dying and being respawned: say so."""
+        """An assistant that keeps starting anew (its heartbeat shows a new pid) is flapping."""
         now = time.time()
+        wanted = set(names)
         events = []
-        for name in names:
-            try:
-                pids = tuple(self.arbiter.pids(name))
-            except StewardError:
+        for hb in self.store.heartbeats():
+            name = hb.assistant.lower()
+            if name not in wanted:
                 continue
             old = self._pids.get(name)
-            self._pids[name] = pids
-            if not old or not pids or old == pids:
+            self._pids[name] = (hb.pid,)
+            if old is None or old == (hb.pid,):
                 continue
             seen = self._restarts.setdefault(name, collections.deque())
             seen.append(now)
@@ -165,17 +165,17 @@ class Reconciler:
             said = self._flap_said.get(name)
             if len(seen) >= FLAP_RESTARTS and (said is None or now - said > FLAP_REPORT_EVERY):
                 self._flap_said[name] = now
-                text = (f"assistant {name} restarted {len(seen)} times in the last"
+                text = (f"assistant {hb.assistant} restarted {len(seen)} times in the last"
                         f" {FLAP_WINDOW:.0f}s; see its log in {self.home.log_dir}")
                 session = name[len(PREFIX):] if name.startswith(PREFIX) else "steward"
                 events.append(Event(
                     ts=now, session=self.names.get(name, session), window="", pane="",
-                    target=name, assistant="reconciler", rule="system.assistant_flapping",
+                    target=hb.assistant, assistant="reconciler", rule="system.assistant_flapping",
                     severity=Severity.ERROR, kind=Kind.SYSTEM, text=text,
                     fingerprint=fingerprint("reconciler", f"flapping {name}")))
         if events:
             self.store.add_events(events)
-        for gone in set(self._pids) - set(names):
+        for gone in set(self._pids) - wanted:
             self._pids.pop(gone, None)
 
     def _check_flapping(self, wanted: set[str]) -> None:

@@ -73,9 +73,14 @@ def test_sessions_come_and_go_and_down_leaves_nothing(stack: Stack) -> None:
     assert stack.events(rule="system.session_gone", session="late")
 
     # A killed assistant is respawned; one that keeps dying is reported as flapping.
+    def beating(pid: int) -> bool:
+        return any(a["name"] == "session:alpha" and a["pid"] == pid
+                   for a in stack.status()["assistants"])
+
     for _ in range(3):
         pids = stack.watchers()["session:alpha"]["pids"]
         assert pids
+        retry_until(lambda: beating(pids[0]), 10)  # noqa: B023  # waited on in this iteration
         psutil.Process(pids[0]).kill()
         retry_until(lambda: stack.watchers()["session:alpha"]["pids"] not in ([], pids), 10)  # noqa: B023  # used before the loop moves on
         stack.remember_pids()
