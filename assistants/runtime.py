@@ -24,8 +24,9 @@ __all__ = ["Assistant", "system_event"]
 
 log = logging.getLogger(__name__)
 
-# Persist pane memos at most this often (and at shutdown): a respawn repeats at most this much.
-SAVE_EVERY = 5.0
+# Persist pane memos at most this often (and at shutdown): a respawned assistant reads again at
+# most this much, and the policy knows the repeats by their fingerprints.
+SAVE_EVERY = 15.0
 HEARTBEAT_EVERY = 5.0
 # Consecutive failed ticks before a `system.capture_failed` event.
 FAILURES_BEFORE_EVENT = 3
