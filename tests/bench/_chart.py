@@ -56,10 +56,14 @@ def draw(runs: Sequence[Mapping[str, Any]], png: Path) -> None:
     cpu.legend(fontsize=7)
     mem.plot(ns, _series(runs, "steward", "memory", "total", "rss_total_mib"), "o-",
              color="tab:blue", label="Steward, sum of RSS")
+    mem.plot(ns, _series(runs, "steward", "memory", "total", "pss_total_mib"), "o--",
+             color="tab:blue", label="Steward, sum of PSS")
     mem.plot(ns, _series(runs, "steward", "memory", "total", "uss_total_mib"), "o:",
              color="tab:blue", label="Steward, sum of USS")
     mem.plot(ns, _series(runs, "baseline", "memory", "total", "rss_total_mib"), "s-",
              color="tab:orange", label="baseline loops, sum of RSS")
+    mem.plot(ns, _series(runs, "baseline", "memory", "total", "pss_total_mib"), "s--",
+             color="tab:orange", label="baseline loops, sum of PSS")
     mem.axhline(1024.0, color="grey", lw=0.8, ls=":", label="target 1 GiB")
     mem.set(title="Total memory", xlabel="sessions (N)", ylabel="MiB", xscale="log",
             yscale="log")

@@ -99,24 +99,23 @@ class CpuWindow:
 
 @attrs.frozen(kw_only=True)
 class Memory:
-    """Unique and resident memory of one process, in MiB."""
+    """Unique, proportional and resident memory of one process, in MiB."""
 
     uss: float
+    pss: float
     rss: float
-
-    def to_json(self) -> dict[str, float]:
-        return {"uss_mib": round(self.uss, 2), "rss_mib": round(self.rss, 2)}
 
 
 def memory(pids: Iterable[int]) -> dict[int, Memory]:
-    """USS and RSS of every live pid."""
+    """USS, PSS (shared pages split among their users) and RSS of every live pid."""
     out = {}
     for pid in pids:
         try:
             info = psutil.Process(pid).memory_full_info()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        out[pid] = Memory(uss=info.uss / MIB, rss=info.rss / MIB)
+        out[pid] = Memory(uss=info.uss / MIB, pss=getattr(info, "pss", info.uss) / MIB,
+                          rss=info.rss / MIB)
     return out
 
 

@@ -32,6 +32,7 @@ TARGET_USS = 18.0
 TARGET_TOTAL_MIB = 1024.0
 LINEAR_EXPONENT = 1.15
 _MARK = "bench marker "
+_MEM = ("uss", "pss", "rss")
 
 
 def _first_hits(markers: Mapping[str, Marker], items: Iterable[tuple[float, str]]
@@ -68,6 +69,7 @@ def _mem_stats(mems: Sequence[Memory]) -> dict[str, Any]:
         return {"count": 0}
     uss = [m.uss for m in mems]
     rss = [m.rss for m in mems]
+    pss = [m.pss for m in mems]
     return {
         "count": len(mems),
         "uss_mean_mib": round(sum(uss) / len(uss), 2),
@@ -75,6 +77,7 @@ def _mem_stats(mems: Sequence[Memory]) -> dict[str, Any]:
         "rss_mean_mib": round(sum(rss) / len(rss), 2),
         "rss_max_mib": round(max(rss), 2),
         "uss_total_mib": round(sum(uss), 1),
+        "pss_total_mib": round(sum(pss), 1),
         "rss_total_mib": round(sum(rss), 1),
     }
 
@@ -205,6 +208,8 @@ def one_n(*, plan: Mapping[str, Any], steward: dict[str, Any], baseline: dict[st
         "tmux_runs_per_s": _ratio(steward["tmux_runs_per_s"], baseline["tmux_runs_per_s"]),
         "memory_rss_total": _ratio(steward["memory"]["total"].get("rss_total_mib"),
                                    baseline["memory"]["total"].get("rss_total_mib")),
+        "memory_pss_total": _ratio(steward["memory"]["total"].get("pss_total_mib"),
+                                   baseline["memory"]["total"].get("pss_total_mib")),
         "memory_uss_total": _ratio(steward["memory"]["total"].get("uss_total_mib"),
                                    baseline["memory"]["total"].get("uss_total_mib")),
         "notify_p50": _ratio(s_lat["write_to_notify"]["p50"], b_lat["p50"]),
@@ -241,7 +246,7 @@ def targets(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         s, b = at["steward"], at["baseline"]
         p99 = s["latency_s"]["write_to_notify"]["p99"]
         uss = s["memory"]["session_assistant"].get("uss_max_mib")
-        total = s["memory"]["total"].get("rss_total_mib")
+        total = s["memory"]["total"].get("pss_total_mib")
         out["notify_p99_s"] = {"value": p99, "target": f"<= {TARGET_NOTIFY_P99}",
                                "verdict": _verdict(None if p99 is None
                                                    else p99 <= TARGET_NOTIFY_P99)}
@@ -256,11 +261,12 @@ def targets(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "verdict": _verdict(None if uss is None else uss <= TARGET_USS)}
         out["total_memory_mib"] = {
             "value": total, "uss": s["memory"]["total"].get("uss_total_mib"),
-            "target": f"< {TARGET_TOTAL_MIB:.0f} (sum of RSS)",
+            "rss": s["memory"]["total"].get("rss_total_mib"),
+            "target": f"< {TARGET_TOTAL_MIB:.0f} (sum of PSS: shared pages counted once)",
             "verdict": _verdict(None if total is None else total < TARGET_TOTAL_MIB)}
     big = [r for r in runs if r["n"] >= 10]
     cpu_exp = _exponent([(r["n"], r["steward"]["total_cpu_pct_net"]) for r in big])
-    mem_exp = _exponent([(r["n"], r["steward"]["memory"]["total"].get("rss_total_mib", 0.0))
+    mem_exp = _exponent([(r["n"], r["steward"]["memory"]["total"].get("pss_total_mib", 0.0))
                          for r in big])
     ok = None if cpu_exp is None or mem_exp is None else max(cpu_exp, mem_exp) <= LINEAR_EXPONENT
     out["linear_in_n"] = {"cpu_exponent": cpu_exp, "memory_exponent": mem_exp,
@@ -311,12 +317,10 @@ def table(result: Mapping[str, Any]) -> str:
                        _f(s["machine_cpu_pct"], 1), _f(b["machine_cpu_pct"], 1), ""),
             row.format("tmux runs/s", _f(s["tmux_runs_per_s"], 1), _f(b["tmux_runs_per_s"], 1),
                        _f(q["tmux_runs_per_s"])),
-            row.format("memory total USS/RSS MiB",
-                       f"{_f(sm['total'].get('uss_total_mib'), 1)}/"
-                       f"{_f(sm['total'].get('rss_total_mib'), 1)}",
-                       f"{_f(bm['total'].get('uss_total_mib'), 1)}/"
-                       f"{_f(bm['total'].get('rss_total_mib'), 1)}",
-                       _f(q["memory_rss_total"])),
+            row.format("memory total USS/PSS/RSS MiB",
+                       "/".join(_f(sm["total"].get(f"{k}_total_mib"), 0) for k in _MEM),
+                       "/".join(_f(bm["total"].get(f"{k}_total_mib"), 0) for k in _MEM),
+                       _f(q["memory_pss_total"])),
             row.format("per session assistant/loop USS mean/max",
                        f"{_f(sm['session_assistant'].get('uss_mean_mib'), 1)}/"
                        f"{_f(sm['session_assistant'].get('uss_max_mib'), 1)}",
