@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 
 import attrs
 import libtmux
 from libtmux import exc as libtmux_exc
 
+from ._tmux_control import ControlClient, ControlLost
 from .errors import TmuxError
 
 __all__ = ["PANE_FORMAT", "PaneInfo", "PaneText", "Tmux"]
@@ -38,6 +41,44 @@ _PANE_FIELDS = (
     "pane_title",
 )
 PANE_FORMAT = _SEP.join("#{" + f + "}" for f in _PANE_FIELDS)
+
+
+# Commands that read and print, and whose answer does not depend on the client asking; only
+# these go through the control client. The rest (new-session, send-keys, display-message to
+# a client...) keep a process of their own: a control client would lend them its session as
+# "current", its environment and working directory.
+_CONTROL_ANYWHERE = frozenset({"list-sessions", "list-clients"})
+_CONTROL_TARGETED = frozenset({"list-panes", "list-windows", "capture-pane", "show-options"})
+REATTACH_AFTER = 5.0
+
+
+def _via_control(args: Sequence[str]) -> bool:
+    """Whether every command of `args` (";"-separated) may run in a control client."""
+    command: list[str] = []
+    for arg in [*args, ";"]:
+        if arg != ";":
+            command.append(arg)
+            continue
+        if not command:
+            return False
+        name, rest = command[0], command[1:]
+        targeted = "-t" in rest or "-a" in rest or "-g" in rest
+        if not (
+            name in _CONTROL_ANYWHERE
+            or (name in _CONTROL_TARGETED and targeted)
+            or (name == "display-message" and "-p" in rest and targeted)
+        ):
+            return False
+        command = []
+    return True
+
+
+def _argv(args: Sequence[str]) -> list[str]:
+    """`args` for tmux's argv parser, which reads a trailing ";" as a command separator.
+
+    A bare ";" stays a separator; in any other argument tmux reads a trailing "\\;" as ";".
+    """
+    return [a[:-1] + "\\;" if a.endswith(";") and a != ";" else a for a in args]
 
 
 def _int(text: str, default: int = 0) -> int:
@@ -139,14 +180,62 @@ class PaneText:
 
 
 class Tmux:
-    """A tmux server, by socket name or path (both empty: the user's default server)."""
+    """A tmux server, by socket name or path (both empty: the user's default server).
 
-    def __init__(self, *, socket_name: str = "", socket_path: str = "") -> None:
+    With `control_session`, reading commands go through one control-mode client attached to
+    that session (no process per command); without it, or while that session is missing or
+    the client failed, every command is a `tmux` process, as libtmux runs it. After a failure
+    the client is attached again at most every `REATTACH_AFTER` seconds.
+    """
+
+    def __init__(
+        self, *, socket_name: str = "", socket_path: str = "", control_session: str | None = None
+    ) -> None:
         self.socket_name = socket_name
         self.socket_path = socket_path
+        self.control_session = control_session
         self._server = libtmux.Server(
             socket_name=socket_name or None, socket_path=socket_path or None
         )
+        self._control: ControlClient | None = None
+        self._control_tried = float("-inf")
+        self._control_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Detach the control client, if any; later commands attach it again when due."""
+        with self._control_lock:
+            self._drop_control(retry_now=True)
+
+    def __del__(self) -> None:
+        control = getattr(self, "_control", None)
+        if control is not None:
+            control.close()
+
+    def control_pid(self) -> int | None:
+        """The process id of the attached control client, or None when commands run as processes."""
+        with self._control_lock:
+            return self._control.pid if self._control is not None else None
+
+    def _drop_control(self, *, retry_now: bool = False) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        self._control_tried = float("-inf") if retry_now else time.monotonic()
+
+    def _control_for(self, args: Sequence[str]) -> ControlClient | None:
+        """The control client to run `args` with, attaching it when due; None: use a process."""
+        if self.control_session is None or not _via_control(args):
+            return None
+        with self._control_lock:
+            if self._control is not None and not self._control.alive():
+                self._drop_control()
+            if self._control is None and time.monotonic() - self._control_tried >= REATTACH_AFTER:
+                self._control_tried = time.monotonic()
+                try:
+                    self._control = ControlClient(self.server_args(), self.control_session)
+                except TmuxError:
+                    self._control = None
+            return self._control
 
     def server_args(self) -> list[str]:
         """The `-L`/`-S` flags that address this server on a tmux command line."""
@@ -157,9 +246,22 @@ class Tmux:
         return []
 
     def cmd(self, *args: str, check: bool = True) -> list[str]:
-        """Run one tmux command; its stdout lines, or TmuxError with its stderr."""
+        """Run one tmux command; its stdout lines, or TmuxError with its stderr.
+
+        A bare ";" argument separates commands; ";" anywhere else is literal.
+        """
+        control = self._control_for(args)
+        if control is not None:
+            try:
+                return control.cmd(*args, check=check)
+            except ControlLost as exc:
+                # The command may or may not have run: say so; the next one runs as a process.
+                with self._control_lock:
+                    if self._control is control:
+                        self._drop_control()
+                raise TmuxError(f"tmux {args[0]}: {exc}") from None
         try:
-            proc = self._server.cmd(*args)
+            proc = self._server.cmd(*_argv(args))
         except libtmux_exc.LibTmuxException as exc:
             raise TmuxError(f"tmux {args[0]}: {exc}") from None
         if check and proc.returncode not in (0, None) and proc.stderr:
@@ -215,9 +317,18 @@ class Tmux:
         self.cmd(*args, text.replace("#", "##"))
 
     def clients(self, session: str) -> list[str]:
-        """tty names of the clients attached to `session`."""
-        rows = self.cmd("list-clients", "-F", "#{client_tty}\x1f#{client_session}", check=False)
-        return [tty for tty, _, s in (r.partition("\x1f") for r in rows) if s == session and tty]
+        """tty names of the clients attached to `session`, control-mode clients left out."""
+        rows = self.cmd(
+            "list-clients", "-F", _SEP.join(("#{client_tty}", "#{client_session}",
+                                             "#{client_control_mode}")),
+            check=False,
+        )  # fmt: skip
+        found = []
+        for row in rows:
+            tty, name, control = [*row.split(_SEP), "", "", ""][:3]
+            if name == session and tty and control != "1":
+                found.append(tty)
+        return found
 
     def send_keys(self, target: str, text: str, *, enter: bool = False) -> None:
         """Type `text` into a pane literally (`-l`), then Enter if asked."""
