@@ -22,6 +22,7 @@ shows it with an empty #{client_tty} and #{client_control_mode} = 1.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import select
 import shutil
@@ -37,6 +38,7 @@ __all__ = ["CONTROL_FLAGS", "ControlClient", "ControlLost", "command_line", "quo
 
 CONTROL_FLAGS = "no-output,ignore-size,read-only"
 _PARSE_ERROR = "parse error: "
+_NEEDS_ESCAPES = re.compile("['\x00-\x1f\x7f]")
 
 
 class ControlLost(TmuxError):
@@ -49,6 +51,8 @@ def quote(arg: str) -> str:
     Single quotes keep everything literal ($, ~, #{, ;, backslashes); a single quote and
     control characters (a newline would end the control line) go in double quotes as escapes.
     """
+    if not _NEEDS_ESCAPES.search(arg):
+        return "'" + arg + "'"
     if "\0" in arg:
         raise TmuxError(f"tmux argument holds a NUL byte: {arg!r}")
     out: list[str] = []
