@@ -61,7 +61,13 @@ class Assistant:
         self.home = home
         self.name = name
         self.phase = phase
-        self.tmux = Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
+        # Reads go through one control-mode client attached to the PM's session (Steward's
+        # own, never watched), not a tmux process per command.
+        self.tmux = Tmux(
+            socket_name=config.tmux.socket_name,
+            socket_path=config.tmux.socket_path,
+            control_session=config.pm.session,
+        )
         self.store = Store(home.db)
         self.started = time.time()
         self.ticks = 0
@@ -225,6 +231,7 @@ class Assistant:
             self.save(now)
             self.beat(now)
             self.store.close()
+            self.tmux.close()
 
 
 def by_pane(infos: Iterable[PaneInfo]) -> dict[str, PaneInfo]:
