@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import psutil
 from _baseline import Notification
 from _load import Marker
 from _measure import Memory, percentiles
@@ -57,6 +58,15 @@ def _uids_in(text: str, markers: Mapping[str, Marker]) -> list[str]:
     return [u for u in markers if u in text]
 
 
+def _kind(pid: int) -> str:
+    """What an unnamed Steward process is: a tmux client (control mode), or something else."""
+    try:
+        name = psutil.Process(pid).name()
+    except psutil.Error:
+        return "exited during the window"
+    return "tmux clients" if name.startswith("tmux") else f"other ({name})"
+
+
 def _latency(markers: Mapping[str, Marker], first: Mapping[str, float],
              phase: str | None = None) -> dict[str, Any]:
     values = [first[u] - m.t_write for u, m in markers.items()
@@ -100,7 +110,7 @@ def steward_figures(*, plan_n: int, ready_seconds: float, cpu: Mapping[str, floa
     role_of.update({pid: name for name, pid in roots.items()})
     cpu_roles: dict[str, dict[str, float]] = {}
     for pid, (own, kids) in cpu_by_pid.items():
-        role = role_of.get(pid, "short-lived")
+        role = role_of.get(pid) or _kind(pid)
         role = "session" if role.startswith("session:") else role
         acc = cpu_roles.setdefault(role, {"processes": 0, "own_pct": 0.0, "children_pct": 0.0})
         acc["processes"] += 1
@@ -315,8 +325,8 @@ def table(result: Mapping[str, Any]) -> str:
                        _f(b["total_cpu_pct_net"]), _f(q["cpu_with_tmux_net"])),
             row.format("whole machine CPU % in the window (all load)",
                        _f(s["machine_cpu_pct"], 1), _f(b["machine_cpu_pct"], 1), ""),
-            row.format("tmux runs/s", _f(s["tmux_runs_per_s"], 1), _f(b["tmux_runs_per_s"], 1),
-                       _f(q["tmux_runs_per_s"])),
+            row.format("tmux processes started/s", _f(s["tmux_runs_per_s"], 1),
+                       _f(b["tmux_runs_per_s"], 1), _f(q["tmux_runs_per_s"])),
             row.format("memory total USS/PSS/RSS MiB",
                        "/".join(_f(sm["total"].get(f"{k}_total_mib"), 0) for k in _MEM),
                        "/".join(_f(bm["total"].get(f"{k}_total_mib"), 0) for k in _MEM),
