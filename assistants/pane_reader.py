@@ -15,7 +15,7 @@ __all__ = ["PaneReader", "signature"]
 # window_activity counts whole seconds: output this recent may not be in the last capture.
 _RECENT_ACTIVITY = 2.0
 # A short read reaches this many lines back, and keeps this many above what is new.
-_SHORT_READ = 256
+_SHORT_READ = 128
 _MARGIN = 64
 
 

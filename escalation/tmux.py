@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
-import libtmux
-from libtmux import exc as libtmux_exc
 
 from ._tmux_control import ControlClient, ControlLost
 from .errors import TmuxError
+
+if TYPE_CHECKING:
+    import libtmux
 
 __all__ = ["PANE_FORMAT", "PaneInfo", "PaneText", "Tmux"]
 
@@ -194,12 +196,22 @@ class Tmux:
         self.socket_name = socket_name
         self.socket_path = socket_path
         self.control_session = control_session
-        self._server = libtmux.Server(
-            socket_name=socket_name or None, socket_path=socket_path or None
-        )
+        self._libtmux: libtmux.Server | None = None
         self._control: ControlClient | None = None
         self._control_tried = float("-inf")
         self._control_lock = threading.Lock()
+
+    @property
+    def _server(self) -> libtmux.Server:
+        """libtmux, imported when first needed: an assistant that reads only through the
+        control client never loads it (its import costs about 4 MiB per process)."""
+        if self._libtmux is None:
+            import libtmux
+
+            self._libtmux = libtmux.Server(
+                socket_name=self.socket_name or None, socket_path=self.socket_path or None
+            )
+        return self._libtmux
 
     def close(self) -> None:
         """Detach the control client, if any; later commands attach it again when due."""
@@ -260,6 +272,8 @@ class Tmux:
                     if self._control is control:
                         self._drop_control()
                 raise TmuxError(f"tmux {args[0]}: {exc}") from None
+        from libtmux import exc as libtmux_exc
+
         try:
             proc = self._server.cmd(*_argv(args))
         except libtmux_exc.LibTmuxException as exc:
