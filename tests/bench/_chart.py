@@ -46,8 +46,10 @@ def draw(runs: Sequence[Mapping[str, Any]], png: Path) -> None:
     lat.legend(fontsize=7)
     cpu.plot(ns, _series(runs, "steward", "total_cpu_pct_net"), "o-", color="tab:blue",
              label="Steward + tmux server")
-    cpu.plot(ns, _series(runs, "steward", "cpu_pct"), "o:", color="tab:blue",
-             label="Steward processes only")
+    cpu.plot(ns, _series(runs, "steward", "added_cpu_pct"), "o:", color="tab:blue",
+             label="Steward, own + added to tmux")
+    cpu.plot(ns, _series(runs, "baseline", "added_cpu_pct"), "s:", color="tab:orange",
+             label="baseline, own + added to tmux")
     cpu.plot(ns, _series(runs, "baseline", "total_cpu_pct_net"), "s-", color="tab:orange",
              label="baseline + tmux server")
     cpu.axhline(10.0, color="grey", lw=0.8, ls=":", label="target 10 %")

@@ -233,11 +233,14 @@ def bench_one(n: int, args: argparse.Namespace, overhead: dict[str, float]) -> d
         writer = Writer(work, load.panes)
         bus.start()
         print(f"N={n}: {len(load.panes)} panes up in {time.monotonic() - t0:.1f} s", flush=True)
+        time.sleep(2.0)
+        idle = CpuWindow(groups={"tmux": lambda: [tmux_pid]}, children={"tmux": False})
+        load_only = idle.run(min(10.0, plan.cost_window / 2))["tmux"]
         steward = run_steward(plan, work, load, counter, writer, bus, names, tmux_pid)
         print(f"  steward done; baseline ({n} loops)", flush=True)
         baseline = run_baseline(plan, work, load, counter, writer, tmux_pid)
         return _report.one_n(plan=vars(plan), steward=steward, baseline=baseline,
-                             wrapper_cpu_per_run=overhead["per_run"])
+                             wrapper_cpu_per_run=overhead["per_run"], tmux_load_only=load_only)
     finally:
         if writer is not None:
             writer.stop()
