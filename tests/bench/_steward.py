@@ -88,8 +88,12 @@ class StewardRun:
             if want <= running and {w for w in want if w.startswith("session:")} <= ticking:
                 return time.monotonic() - t0
             if time.monotonic() - t0 > timeout:
-                missing = sorted(want - running)[:5]
-                raise RuntimeError(f"Steward not ready after {timeout:.0f} s; missing {missing}")
+                missing = sorted(want - running)
+                idle = sorted(w for w in want if w.startswith("session:") and w not in ticking)
+                raise RuntimeError(
+                    f"Steward not ready after {timeout:.0f} s: {len(missing)} watchers missing "
+                    f"({', '.join(missing[:3])}...), {len(idle)} assistants with no capture; "
+                    f"see {self.home / 'log'}")
             time.sleep(1.0)
 
     def circusd(self) -> psutil.Process | None:

@@ -18,6 +18,7 @@ import os
 import platform
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -278,9 +279,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": [],
     }
     t0 = time.monotonic()
+    result["failures"] = []
     try:
         for n in ns:
-            result["runs"].append(bench_one(n, args, overhead))
+            try:
+                result["runs"].append(bench_one(n, args, overhead))
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                print(f"N={n} failed: {exc}", file=sys.stderr, flush=True)
+                result["failures"].append({"n": n, "error": f"{type(exc).__name__}: {exc}"})
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     result["wrapper_cpu_ms_per_tmux_run"] = round(1000 * overhead.get("per_run", 0.0), 3)
@@ -294,8 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(ValueError):
         _chart.draw(result["runs"], png_path)
     print(_report.table(result))
+    for failed in result["failures"]:
+        print(f"N={failed['n']} FAILED: {failed['error']}")
     print(f"\nJSON:  {json_path}\nChart: {png_path}")
-    return 0 if result["runs"] else 1
+    return 0 if result["runs"] and not result["failures"] else 1
 
 
 if __name__ == "__main__":
