@@ -227,6 +227,7 @@ def bench_one(n: int, args: argparse.Namespace, overhead: dict[str, float]) -> d
     bus = _dbus.NotificationBus(work)
     writer: Writer | None = None
     names = [f"b{i:03d}" for i in range(n)]
+    done = False
     try:
         t0 = time.monotonic()
         load.add_sessions(names)
@@ -240,6 +241,7 @@ def bench_one(n: int, args: argparse.Namespace, overhead: dict[str, float]) -> d
         steward = run_steward(plan, work, load, counter, writer, bus, names, tmux_pid)
         print(f"  steward done; baseline ({n} loops)", flush=True)
         baseline = run_baseline(plan, work, load, counter, writer, tmux_pid)
+        done = True
         return _report.one_n(plan=vars(plan), steward=steward, baseline=baseline,
                              wrapper_cpu_per_run=overhead["per_run"], tmux_load_only=load_only)
     finally:
@@ -247,7 +249,9 @@ def bench_one(n: int, args: argparse.Namespace, overhead: dict[str, float]) -> d
             writer.stop()
         bus.stop()
         load.kill()
-        if not args.keep:
+        if args.keep or not done:
+            print(f"  work files kept in {work}", flush=True)
+        else:
             shutil.rmtree(work, ignore_errors=True)
 
 
