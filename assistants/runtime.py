@@ -66,7 +66,8 @@ class Assistant:
         self.tmux = Tmux(
             socket_name=config.tmux.socket_name,
             socket_path=config.tmux.socket_path,
-            control_session=config.pm.session,
+            control_session=config.pm.session if config.capture.control_mode else None,
+            control_lock=str(home.run_dir / "control.lock"),
         )
         self.store = Store(home.db)
         self.started = time.time()

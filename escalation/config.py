@@ -85,6 +85,7 @@ class CaptureConfig:
 
     interval: float = attrs.field(default=1.0, validator=_positive)
     history_lines: int = attrs.field(default=2000, validator=_positive)
+    control_mode: bool = True
 
 
 @attrs.frozen(kw_only=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -181,6 +184,19 @@ class PaneText:
     alternate: bool
 
 
+@contextlib.contextmanager
+def _attach_lock(path: str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class Tmux:
     """A tmux server, by socket name or path (both empty: the user's default server).
 
@@ -191,11 +207,19 @@ class Tmux:
     """
 
     def __init__(
-        self, *, socket_name: str = "", socket_path: str = "", control_session: str | None = None
+        self,
+        *,
+        socket_name: str = "",
+        socket_path: str = "",
+        control_session: str | None = None,
+        control_lock: str | None = None,
     ) -> None:
         self.socket_name = socket_name
         self.socket_path = socket_path
         self.control_session = control_session
+        # A file that processes lock while one control client attaches: many assistants
+        # starting at once attach one after another, never all together.
+        self.control_lock = control_lock
         self._libtmux: libtmux.Server | None = None
         self._control: ControlClient | None = None
         self._control_tried = float("-inf")
@@ -244,8 +268,9 @@ class Tmux:
             if self._control is None and time.monotonic() - self._control_tried >= REATTACH_AFTER:
                 self._control_tried = time.monotonic()
                 try:
-                    self._control = ControlClient(self.server_args(), self.control_session)
-                except TmuxError:
+                    with _attach_lock(self.control_lock):
+                        self._control = ControlClient(self.server_args(), self.control_session)
+                except (TmuxError, OSError):
                     self._control = None
             return self._control
 

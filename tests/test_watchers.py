@@ -91,3 +91,25 @@ def test_runs_merged_after_a_slow_capture_are_reported_as_skipped(
     a.tick_at(t + 5.0)
     a.tick_at(t + 7.0)  # one more skipped run, reported with the next batch, not at once
     assert len([e for e in _system(home) if e.rule == "system.capture_skipped"]) == 1
+
+
+def test_assistants_read_through_one_control_client_unless_turned_off(
+    server: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("STEWARD_HOME", str(tmp_path / "home"))
+    home = StewardHome.from_env().ensure()
+    server.cmd("new-session", "-d", "-s", "pm", "cat")
+    server.cmd("new-session", "-d", "-s", "s", "cat")
+    rules = load_rules([conf_dir() / "rules" / "generic.toml"])
+    on = SessionAssistant(_config(server), home, session="s", phase=0.0, ruleset=rules)
+    on.tick_at(time.time())
+    assert on.tmux.control_pid() is not None
+    assert (home.run_dir / "control.lock").exists()
+    off_config = attrs.evolve(
+        _config(server), capture=CaptureConfig(interval=1.0, control_mode=False)
+    )
+    off = SessionAssistant(off_config, home, session="s", phase=0.0, ruleset=rules)
+    off.tick_at(time.time())
+    assert off.captures == 1
+    assert off.tmux.control_pid() is None
+    on.tmux.close()
