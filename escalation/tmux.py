@@ -184,6 +184,18 @@ class PaneText:
     alternate: bool
 
 
+def _ensure_utf8_locale() -> None:
+    """tmux prints control characters, our field separator among them, as `_` unless it runs
+    in a UTF-8 locale: give this process (and the tmux clients it starts) one if it has none."""
+    for var in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            if "utf-8" in value.lower() or "utf8" in value.lower():
+                return
+            break
+    os.environ["LC_ALL"] = "C.UTF-8"
+
+
 @contextlib.contextmanager
 def _attach_lock(path: str | None) -> Iterator[None]:
     if path is None:
@@ -214,6 +226,7 @@ class Tmux:
         control_session: str | None = None,
         control_lock: str | None = None,
     ) -> None:
+        _ensure_utf8_locale()
         self.socket_name = socket_name
         self.socket_path = socket_path
         self.control_session = control_session

@@ -285,3 +285,17 @@ def test_control_client_leaves_sizes_and_is_no_display_client(pair: Pair) -> Non
     assert {"control-mode", "ignore-size", "no-output", "read-only"} <= set(flags.split(","))
     assert pair.plain.cmd("list-windows", "-a", "-F", size) == before
     assert pair.plain.clients("pm") == [] and pair.control.clients("pm") == []
+
+
+def test_panes_parse_without_a_utf8_locale(server: Any) -> None:
+    server.cmd("new-session", "-d", "-s", "loc", "cat")
+    code = (
+        "from escalation.tmux import Tmux; import sys; "
+        f"print(Tmux(socket_name={str(server.socket_name)!r}).panes('loc')[0].session)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    env["LC_ALL"] = "C"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=30, cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "loc"
