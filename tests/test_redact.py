@@ -40,7 +40,7 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_X
         ("glpat-Abcdefghij1234567890", "[REDACTED:gitlab-token]"),
         ("xoxb-123456789012-1234567890123-AbCdEf", "[REDACTED:slack-token]"),
         (
-            "POST https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXX failed",
+            "POST https://hooks.slack.com/services/T0000/B0000/q1w2e3r4t5y6 failed",
             "POST [REDACTED:slack-webhook] failed",
         ),
         (f"token {JWT}.", "token [REDACTED:jwt]."),
