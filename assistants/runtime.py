@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from types import FrameType
 
 from escalation.config import Config
@@ -15,7 +15,7 @@ from escalation.events import Event, Kind, Severity
 from escalation.fingerprint import fingerprint
 from escalation.paths import StewardHome
 from escalation.store import Heartbeat, PaneRecord, Store
-from escalation.tmux import PaneInfo, Tmux
+from escalation.tmux import Tmux
 
 from .pane_watch import safe_text
 from .scheduler import Ticker
@@ -234,6 +234,3 @@ class Assistant:
             self.store.close()
             self.tmux.close()
 
-
-def by_pane(infos: Iterable[PaneInfo]) -> dict[str, PaneInfo]:
-    return {i.pane_id: i for i in infos}

@@ -130,20 +130,8 @@ class Reconciler:
 
     def _gone(self, session: str, now: float) -> Event:
         text = f"session {session} is gone; its assistant was stopped"
-        return Event(
-            ts=now,
-            session=session,
-            window="",
-            pane="",
-            target=session,
-            assistant="reconciler",
-            rule="system.session_gone",
-            severity=Severity.INFO,
-            kind=Kind.SYSTEM,
-            text=text,
-            detail=session,
-            fingerprint=fingerprint("reconciler", text),
-        )
+        return _system(now, session=session, target=session, rule="system.session_gone",
+                       severity=Severity.INFO, text=text, detail=session, key=text)
 
     def _check_restarts(self, names: Sequence[str]) -> None:
         """An assistant that keeps starting anew (its heartbeat shows a new pid) is flapping."""
@@ -168,11 +156,10 @@ class Reconciler:
                 text = (f"assistant {hb.assistant} restarted {len(seen)} times in the last"
                         f" {FLAP_WINDOW:.0f}s; see its log in {self.home.log_dir}")
                 session = name[len(PREFIX):] if name.startswith(PREFIX) else "steward"
-                events.append(Event(
-                    ts=now, session=self.names.get(name, session), window="", pane="",
-                    target=hb.assistant, assistant="reconciler", rule="system.assistant_flapping",
-                    severity=Severity.ERROR, kind=Kind.SYSTEM, text=text,
-                    fingerprint=fingerprint("reconciler", f"flapping {name}")))
+                events.append(_system(
+                    now, session=self.names.get(name, session), target=hb.assistant,
+                    rule="system.assistant_flapping", severity=Severity.ERROR, text=text,
+                    key=f"flapping {name}"))
         if events:
             self.store.add_events(events)
         for gone in set(self._pids) - wanted:
@@ -186,25 +173,11 @@ class Reconciler:
                 continue
             if name not in self._flapping_reported:
                 self._flapping_reported.add(name)
-                now = time.time()
                 text = f"assistant {name} keeps dying; Circus stopped it, restarting it"
-                self.store.add_events(
-                    [
-                        Event(
-                            ts=now,
-                            session=name[len(PREFIX) :] if name.startswith(PREFIX) else "steward",
-                            window="",
-                            pane="",
-                            target=name,
-                            assistant="reconciler",
-                            rule="system.assistant_flapping",
-                            severity=Severity.ERROR,
-                            kind=Kind.SYSTEM,
-                            text=text,
-                            fingerprint=fingerprint("reconciler", text),
-                        )
-                    ]
-                )
+                session = name[len(PREFIX):] if name.startswith(PREFIX) else "steward"
+                self.store.add_events([_system(
+                    time.time(), session=session, target=name, rule="system.assistant_flapping",
+                    severity=Severity.ERROR, text=text, key=f"flapping {name}")])
             self.arbiter.start(name)
 
     def run(self) -> None:
@@ -228,6 +201,16 @@ class Reconciler:
         finally:
             self.arbiter.close()
             self.store.close()
+
+
+def _system(
+    now: float, *, session: str, target: str, rule: str, severity: Severity, text: str,
+    key: str, detail: str = "",
+) -> Event:
+    """An event about Steward's own processes, as the reconciler sees them."""
+    return Event(ts=now, session=session, window="", pane="", target=target,
+                 assistant="reconciler", rule=rule, severity=severity, kind=Kind.SYSTEM,
+                 text=text, detail=detail, fingerprint=fingerprint("reconciler", key))
 
 
 def config_file_arg(path: str | None) -> str | None:
