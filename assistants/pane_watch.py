@@ -134,7 +134,8 @@ class PaneWatch:
         if lines:
             self.quiet = 0
             hits += self.matcher.feed(lines)
-            self.recent.extend(safe_text(line) for line in lines if line.strip())
+            # Only the last RECENT_LINES are kept: make only those safe.
+            self.recent.extend(safe_text(line) for line in lines[-RECENT_LINES:] if line.strip())
             self.dirty = True
         else:
             self.quiet += 1
