@@ -92,13 +92,11 @@ def log_notice(event: Event, now: float) -> Notice:
     )
 
 
-def repeat_notice(events: Sequence[Event], now: float) -> Notice:
-    """The log line that accounts for repeats of one fingerprint held back by the cooldown."""
+def _account(kind: str, events: Sequence[Event], body: str, now: float) -> Notice:
+    """A log line that accounts for events held back (`kind` names why in its key)."""
     first = events[0]
-    times = "1 time" if len(events) == 1 else f"{len(events)} times"
-    body = f"{_line(first.text)} … repeated {times} since {hhmm(first.ts)}"
     return Notice(
-        key=f"log:repeat:{first.id}",
+        key=f"log:{kind}:{first.id}",
         channel=Channel.LOG,
         severity=_worst(events),
         title="",
@@ -109,6 +107,14 @@ def repeat_notice(events: Sequence[Event], now: float) -> Notice:
         event_ids=_ids(events),
         ts=now,
     )
+
+
+def repeat_notice(events: Sequence[Event], now: float) -> Notice:
+    """The log line that accounts for repeats of one fingerprint held back by the cooldown."""
+    first = events[0]
+    times = "1 time" if len(events) == 1 else f"{len(events)} times"
+    body = f"{_line(first.text)} … repeated {times} since {hhmm(first.ts)}"
+    return _account("repeat", events, body, now)
 
 
 def inhibited_notice(events: Sequence[Event], reason: str, now: float) -> Notice:
@@ -119,18 +125,7 @@ def inhibited_notice(events: Sequence[Event], reason: str, now: float) -> Notice
         f"{lines} from {where(events)} suppressed since {hhmm(first.ts)} ({reason}),"
         f" first: {_line(first.text)}"
     )
-    return Notice(
-        key=f"log:inhibited:{first.id}",
-        channel=Channel.LOG,
-        severity=_worst(events),
-        title="",
-        body=_cut(_line(body), LINE_MAX[Channel.LOG]),
-        target=first.target,
-        session=first.session,
-        rule=first.rule,
-        event_ids=_ids(events),
-        ts=now,
-    )
+    return _account("inhibited", events, body, now)
 
 
 def _summary(events: Sequence[Event]) -> str:
