@@ -75,38 +75,37 @@ def _ids(events: Sequence[Event]) -> tuple[int, ...]:
     return tuple(e.id for e in events if e.id is not None)
 
 
-def log_notice(event: Event, now: float) -> Notice:
-    """The aggregated log's line for one delivered event."""
-    body = _line(event.text)
-    return Notice(
-        key=f"log:{event.id}",
-        channel=Channel.LOG,
-        severity=event.severity,
-        title="",
-        body=_cut(_line(body), LINE_MAX[Channel.LOG]),
-        target=event.target,
-        session=event.session,
-        rule=event.rule,
-        event_ids=_ids([event]),
-        ts=now,
-    )
-
-
-def _account(kind: str, events: Sequence[Event], body: str, now: float) -> Notice:
-    """A log line that accounts for events held back (`kind` names why in its key)."""
+def _about(
+    events: Sequence[Event], *, key: str, channel: Channel, severity: Severity, title: str,
+    body: str, now: float,
+) -> Notice:
+    """A notice about `events`, addressed to the pane, session and rule of the first."""
     first = events[0]
     return Notice(
-        key=f"log:{kind}:{first.id}",
-        channel=Channel.LOG,
-        severity=_worst(events),
-        title="",
-        body=_cut(_line(body), LINE_MAX[Channel.LOG]),
+        key=key,
+        channel=channel,
+        severity=severity,
+        title=title,
+        body=body,
         target=first.target,
         session=first.session,
         rule=first.rule,
         event_ids=_ids(events),
         ts=now,
     )
+
+
+def log_notice(event: Event, now: float) -> Notice:
+    """The aggregated log's line for one delivered event."""
+    return _about([event], key=f"log:{event.id}", channel=Channel.LOG, severity=event.severity,
+                  title="", body=_cut(_line(event.text), LINE_MAX[Channel.LOG]), now=now)
+
+
+def _account(kind: str, events: Sequence[Event], body: str, now: float) -> Notice:
+    """A log line that accounts for events held back (`kind` names why in its key)."""
+    return _about(events, key=f"log:{kind}:{events[0].id}", channel=Channel.LOG,
+                  severity=_worst(events), title="",
+                  body=_cut(_line(body), LINE_MAX[Channel.LOG]), now=now)
 
 
 def repeat_notice(events: Sequence[Event], now: float) -> Notice:
@@ -155,18 +154,8 @@ def group_notice(channel: Channel, session: str, events: Sequence[Event], now: f
         body = _desktop_body(events)
     else:
         body = _cut(_summary(events), LINE_MAX[channel])
-    return Notice(
-        key=f"{channel.value}:group:{session}:{first.id}",
-        channel=channel,
-        severity=severity,
-        title=_cut(_line(title), 120),
-        body=body,
-        target=first.target,
-        session=session,
-        rule=first.rule,
-        event_ids=_ids(events),
-        ts=now,
-    )
+    return _about(events, key=f"{channel.value}:group:{session}:{first.id}", channel=channel,
+                  severity=severity, title=_cut(_line(title), 120), body=body, now=now)
 
 
 def ladder_notice(
@@ -191,18 +180,8 @@ def ladder_notice(
     else:
         title = ""
         body = _cut(_line(f"{lead.strip()}: {_summary(events)}"), LINE_MAX[channel])
-    return Notice(
-        key=key,
-        channel=channel,
-        severity=severity,
-        title=_cut(_line(title), 120),
-        body=body,
-        target=first.target,
-        session=session,
-        rule=first.rule,
-        event_ids=_ids(events),
-        ts=now,
-    )
+    return _about(events, key=key, channel=channel, severity=severity,
+                  title=_cut(_line(title), 120), body=body, now=now)
 
 
 def held_summary(keys: Sequence[str], events: Sequence[Event], now: float) -> Notice:
