@@ -144,8 +144,6 @@ class Daemon:
                 self.deliver(notice)
             self.store.decide(event.id, decision.status, resolved=decision.resolved)
         acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
-        if acked:
-            self.policy.ack(acked)
         for notice in self.policy.tick(now, acked=acked, silences=silences):
             self.deliver(notice)
         if self.keys is not None:
