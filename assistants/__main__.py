@@ -9,11 +9,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from escalation.config import Config, load_config
-from escalation.errors import StewardError
-from escalation.paths import StewardHome
+from escalation.core.config import Config, load_config
+from escalation.core.errors import StewardError
+from escalation.core.paths import StewardHome
+from escalation.core.store import Store
 from escalation.rules import RuleSet, load_rules
-from escalation.store import Store
 
 # Each command imports only what it runs: a session assistant never loads the QA and deploy
 # analyzers, and no assistant loads notify-py or circus.

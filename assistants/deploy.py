@@ -7,9 +7,9 @@ from pathlib import PurePath
 
 import attrs
 
-from escalation.events import Severity
+from escalation.core.events import Severity
+from escalation.core.sanitize import sanitize
 from escalation.rules import Hit, Matcher, RuleSet
-from escalation.sanitize import sanitize
 
 from .qa import FLUSH_AFTER, Finding
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import attrs
 
-from escalation.events import Severity
+from escalation.core.events import Severity
+from escalation.core.sanitize import sanitize
 from escalation.rules import Hit, Matcher, RuleSet
-from escalation.sanitize import sanitize
 
 __all__ = ["Finding", "QAAnalyzer", "TestRun", "is_test_runner"]
 

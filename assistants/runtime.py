@@ -9,15 +9,13 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
-from escalation.config import Config
-from escalation.errors import TmuxError
-from escalation.events import Event, Kind, Severity
-from escalation.fingerprint import fingerprint
-from escalation.paths import StewardHome
-from escalation.store import Heartbeat, PaneRecord, Store
-from escalation.tmux import Tmux
+from escalation.core.config import Config
+from escalation.core.errors import TmuxError
+from escalation.core.events import Event, Kind, Severity, new_event
+from escalation.core.paths import StewardHome
+from escalation.core.store import Heartbeat, PaneRecord, Store
+from escalation.core.tmux import Tmux
 
-from .pane_watch import safe_text
 from .scheduler import Ticker
 
 __all__ = ["Assistant", "system_event"]
@@ -37,19 +35,9 @@ def system_event(
     *, now: float, assistant: str, session: str, rule: str, severity: Severity, text: str
 ) -> Event:
     """An event about Steward itself (its assistants and captures)."""
-    clean = safe_text(text)
-    return Event(
-        ts=now,
-        session=session,
-        window="",
-        pane="",
-        target=assistant,
-        assistant=assistant,
-        rule=rule,
-        severity=severity,
-        kind=Kind.SYSTEM,
-        text=clean,
-        fingerprint=fingerprint(assistant, clean),
+    return new_event(
+        ts=now, session=session, target=assistant, assistant=assistant, rule=rule,
+        severity=severity, kind=Kind.SYSTEM, text=text,
     )
 
 

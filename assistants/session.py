@@ -6,14 +6,14 @@ import logging
 import time
 from collections.abc import Sequence
 
-from escalation.config import Config
-from escalation.errors import TmuxError
-from escalation.events import Event, Kind, Severity
-from escalation.paths import StewardHome
+from escalation.core.config import Config
+from escalation.core.errors import TmuxError
+from escalation.core.events import Event, Kind, Severity, new_event
+from escalation.core.paths import StewardHome
+from escalation.core.store import PaneRecord, Store
 from escalation.rules import RuleSet
-from escalation.store import PaneRecord, Store
 
-from .pane_watch import PaneWatch, safe_text
+from .pane.watch import PaneWatch
 from .runtime import Assistant, system_event
 from .scheduler import Ticker
 from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
@@ -100,15 +100,13 @@ def session_view(store: Store, session: str, now: float) -> SessionView:
     for rec in store.panes(session=session):
         if not rec.assistant.startswith("session:"):
             continue
-        recent = rec.memo.get("recent")
-        prompt = rec.memo.get("prompt")
         panes.append(PaneView(
             target=rec.target,
             command=rec.command,
             state=rec.state,
             state_since=rec.since,
-            recent=tuple(str(x) for x in recent) if isinstance(recent, list) else (),
-            prompt=str(prompt) if isinstance(prompt, str) else None,
+            recent=rec.memo.recent,
+            prompt=rec.memo.prompt,
         ))
     events = store.events(session=session, limit=500, newest=True)
     open_events = tuple(
@@ -136,10 +134,9 @@ def record_summary(store: Store, summary: Summary, *, assistant: str) -> Event:
     text = summary.render()
     store.add_summary(summary.session, summary.ts, text, summary.to_json())
     first = text.splitlines()[0] if text else f"Session: {summary.session}"
-    event = Event(
-        ts=summary.ts, session=summary.session, window="", pane="", target=summary.session,
-        assistant=assistant, rule="summary.executive", severity=Severity.INFO, kind=Kind.SUMMARY,
-        text=safe_text(first), detail=safe_text(text, multiline=True),
-        fingerprint=f"summary:{summary.session}:{summary.ts:.0f}",
+    event = new_event(
+        ts=summary.ts, session=summary.session, target=summary.session, assistant=assistant,
+        rule="summary.executive", severity=Severity.INFO, kind=Kind.SUMMARY, text=first,
+        detail=text, fingerprint=f"summary:{summary.session}:{summary.ts:.0f}",
     )
     return store.add_events([event])[0]

@@ -5,17 +5,18 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Sequence
 
-from escalation.config import Config
-from escalation.events import Event, Kind
-from escalation.paths import StewardHome
+from escalation.core.config import Config
+from escalation.core.events import Event, Kind
+from escalation.core.memo import PaneMemo
+from escalation.core.paths import StewardHome
+from escalation.core.store import PaneRecord
+from escalation.core.tmux import PaneInfo
 from escalation.rules import RuleSet
-from escalation.store import PaneRecord
-from escalation.tmux import PaneInfo
 
 from .deploy import DeployAnalyzer, is_deploy_tool
-from .new_lines import Capture
-from .pane_reader import PaneReader
-from .pane_watch import make_event, masked
+from .pane.new_lines import Capture
+from .pane.reader import PaneReader
+from .pane.watch import masked, pane_event
 from .qa import Finding, QAAnalyzer, is_test_runner
 from .runtime import Assistant
 
@@ -53,9 +54,9 @@ class SpecialistAssistant(Assistant):
         return any(fnmatch.fnmatchcase(n, g) for g in self.targets for n in names)
 
     def _analyzer(self, record: PaneRecord | None) -> QAAnalyzer | DeployAnalyzer:
-        memo = record.memo.get("analyzer") if record is not None else None
+        memo = record.memo.analyzer if record is not None else None
         if self.kind == "qa":
-            if isinstance(memo, dict):
+            if memo is not None:
                 return QAAnalyzer.from_json(self.ruleset, memo)
             return QAAnalyzer(self.ruleset)
         return DeployAnalyzer(self.ruleset, stalled_after=self.config.states.stalled_after)
@@ -74,10 +75,10 @@ class SpecialistAssistant(Assistant):
                 if not wanted:
                     continue
                 record = self._known.pop(info.pane_id, None)
-                last = record.memo.get("capture") if record is not None else None
+                last = record.memo.capture if record is not None else None
                 reader = PaneReader(
                     self.tmux, info.pane_id, history_lines=self.config.capture.history_lines,
-                    last=Capture.from_json(last) if isinstance(last, dict) else None,
+                    last=Capture.from_json(last) if last is not None else None,
                     resume_mask=masked,
                 )
                 followed = self.followed[info.pane_id] = _Followed(reader, self._analyzer(record))
@@ -104,7 +105,7 @@ class SpecialistAssistant(Assistant):
                 findings += analyzer.feed(delta.lines, now)
         findings += analyzer.tick(now)
         return [
-            make_event(info, now=now, assistant=self.name, rule=f.rule, severity=f.severity,
+            pane_event(info, now=now, assistant=self.name, rule=f.rule, severity=f.severity,
                        kind=Kind.PATTERN, text=f.text, detail=f.detail, line=f.line)
             for f in findings
         ]
@@ -116,11 +117,11 @@ class SpecialistAssistant(Assistant):
                 continue
             followed.dirty = False
             last = followed.reader.last
-            memo: dict[str, object] = {
-                "capture": masked(last).to_json() if last is not None else None
-            }
-            if isinstance(followed.analyzer, QAAnalyzer):
-                memo["analyzer"] = followed.analyzer.to_json()
+            analyzer = followed.analyzer
+            memo = PaneMemo(
+                capture=masked(last).to_json() if last is not None else None,
+                analyzer=analyzer.to_json() if isinstance(analyzer, QAAnalyzer) else None,
+            )
             info = followed.info
             out.append(PaneRecord(
                 assistant=self.name, pane=pane, session=info.session, target=info.target,

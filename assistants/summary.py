@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from escalation.events import Event, Severity
-from escalation.sanitize import sanitize
+from escalation.core.events import Event, Severity
+from escalation.core.sanitize import sanitize
 
 __all__ = [
     "PaneView",

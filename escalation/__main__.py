@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .config import load_config
+from .core.config import load_config
+from .core.errors import StewardError
+from .core.paths import StewardHome
 from .daemon import Daemon
-from .errors import StewardError
-from .paths import StewardHome
 
 __all__ = ["main"]
 

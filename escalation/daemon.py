@@ -8,18 +8,18 @@ import signal
 import time
 from types import FrameType
 
-from .config import Config
-from .events import Event, Kind, Severity, Status
-from .notice import Channel, Notice
-from .paths import StewardHome
+from .core.config import Config
+from .core.events import Event, Kind, Severity, Status
+from .core.notice import Channel, Notice
+from .core.paths import StewardHome
+from .core.silence import Silence
+from .core.store import Store
+from .core.tmux import Tmux
 from .policy import Policy
-from .silence import Silence
 from .sinks.base import Sink
 from .sinks.desktop import DesktopSink
-from .sinks.log import LogSink
+from .sinks.log import NOTE_RULE, LogSink
 from .sinks.pm import DisplaySink, KeysSink
-from .store import Store
-from .tmux import Tmux
 
 __all__ = ["Daemon"]
 
@@ -38,17 +38,15 @@ class Daemon:
         self.home = home
         self.store = Store(home.db)
         self.tmux = Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
-        self.log_sink = LogSink(home.log_file, tmux_args=self.tmux.server_args())
+        self.log_sink: Sink = LogSink(home.log_file, tmux_args=self.tmux.server_args())
         self.policy = Policy(policy=config.policy, notify=config.notify, pm=config.pm)
         self.sinks: dict[Channel, Sink] = {
             Channel.LOG: self.log_sink,
             Channel.DISPLAY: DisplaySink(self.tmux, config.pm.session),
         }
-        self.keys: KeysSink | None = None
         if config.pm.mode == "send-keys":
-            self.keys = KeysSink(self.tmux, config.pm.target)
-            self.sinks[Channel.KEYS] = self.keys
-        self.desktop: DesktopSink | None = None
+            self.sinks[Channel.KEYS] = KeysSink(self.tmux, config.pm.target)
+        self.desktop: Sink | None = None
         if config.notify.desktop:
             self.desktop = DesktopSink(
                 app_name=config.notify.app_name,
@@ -86,7 +84,14 @@ class Daemon:
 
     def _note(self, text: str, severity: Severity, now: float) -> None:
         log.info("%s", text)
-        self.log_sink.write_line(text, severity=severity, ts=now)
+        self._log_line(text, severity, now)
+
+    def _log_line(self, text: str, severity: Severity, ts: float) -> None:
+        """A line of Steward's own (a note, a summary) in the log, through the log sink."""
+        note = Notice(key="", channel=Channel.LOG, severity=severity, title="", body=text,
+                      rule=NOTE_RULE, ts=ts)
+        if not self.log_sink.deliver(note):
+            log.warning("cannot write to the log: %s", text)
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -118,7 +123,7 @@ class Daemon:
         )
         if self.store.claim_delivery(notice):
             for line in (event.detail or event.text).splitlines():
-                self.log_sink.write_line(line, severity=Severity.INFO, ts=event.ts)
+                self._log_line(line, Severity.INFO, event.ts)
             self.store.mark_delivered(notice.key, True)
 
     def _refresh_silences(self, now: float, *, force: bool = False) -> list[Silence]:
@@ -146,8 +151,8 @@ class Daemon:
         acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
         for notice in self.policy.tick(now, acked=acked, silences=silences):
             self.deliver(notice)
-        if self.keys is not None:
-            self.keys.flush()
+        for sink in self.sinks.values():
+            sink.flush()
         return len(events)
 
     def run(self) -> None:

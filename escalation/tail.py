@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from .events import Severity
-from .sanitize import sanitize
+from .core.events import Severity
+from .core.sanitize import sanitize
 from .sinks.log import parse_line
 
 __all__ = ["COLORS", "RESET", "LogFollower", "follow", "render"]

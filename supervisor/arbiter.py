@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from escalation.errors import StewardError
+from escalation.core.errors import StewardError
 
 __all__ = ["Arbiter", "WatcherSpec", "circus_ini", "circusd_pid", "endpoint", "start_circusd"]
 

@@ -11,14 +11,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from escalation.config import Config, load_config
-from escalation.errors import StewardError, UsageError
-from escalation.events import Severity
-from escalation.paths import StewardHome, conf_dir
+from escalation.core.config import Config, load_config
+from escalation.core.errors import StewardError, UsageError
+from escalation.core.events import Severity
+from escalation.core.paths import StewardHome, conf_dir
+from escalation.core.silence import Silence, parse_duration
+from escalation.core.store import Store
 from escalation.rules import RuleSet, load_rules, test_rule
-from escalation.silence import Silence, parse_duration
 from escalation.sinks.log import LogSink
-from escalation.store import Store
 from escalation.tail import follow
 
 from . import lifecycle

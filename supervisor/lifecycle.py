@@ -12,12 +12,12 @@ from typing import Any
 
 import psutil
 
-from escalation.config import Config
-from escalation.errors import StewardError
-from escalation.paths import StewardHome
+from escalation.core.config import Config
+from escalation.core.errors import StewardError
+from escalation.core.paths import StewardHome
+from escalation.core.store import Store
+from escalation.core.tmux import Tmux
 from escalation.sinks.desktop import DesktopSink
-from escalation.store import Store
-from escalation.tmux import Tmux
 
 from .arbiter import Arbiter, WatcherSpec, circus_ini, circusd_pid, start_circusd
 from .reconciler import assistant_args

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from escalation.config import Config
-from escalation.errors import StewardError
-from escalation.events import Event, Kind, Severity
-from escalation.fingerprint import fingerprint
-from escalation.paths import StewardHome
-from escalation.store import Store
-from escalation.tmux import Tmux
+from escalation.core.config import Config
+from escalation.core.errors import StewardError
+from escalation.core.events import Event, Kind, Severity, new_event
+from escalation.core.paths import StewardHome
+from escalation.core.store import Store
+from escalation.core.tmux import Tmux
 
 from .arbiter import Arbiter, WatcherSpec
 
@@ -208,9 +207,9 @@ def _system(
     key: str, detail: str = "",
 ) -> Event:
     """An event about Steward's own processes, as the reconciler sees them."""
-    return Event(ts=now, session=session, window="", pane="", target=target,
-                 assistant="reconciler", rule=rule, severity=severity, kind=Kind.SYSTEM,
-                 text=text, detail=detail, fingerprint=fingerprint("reconciler", key))
+    return new_event(ts=now, session=session, target=target, assistant="reconciler", rule=rule,
+                     severity=severity, kind=Kind.SYSTEM, text=text, detail=detail, line=key,
+                     scope="reconciler")
 
 
 def config_file_arg(path: str | None) -> str | None:

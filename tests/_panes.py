@@ -9,7 +9,7 @@ from typing import Any
 
 from libtmux.test.retry import retry_until
 
-from assistants.new_lines import Capture
+from assistants.pane.new_lines import Capture
 
 __all__ = ["FifoPane", "Term"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import supervisor
-from escalation.events import Event, Kind, Severity
-from escalation.paths import StewardHome
-from escalation.store import Store
+from escalation.core.events import Event, Kind, Severity
+from escalation.core.paths import StewardHome
+from escalation.core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 

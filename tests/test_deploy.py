@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from assistants.deploy import STALLED_RULE, DeployAnalyzer, is_deploy_tool
 from assistants.qa import FLUSH_AFTER, Finding
-from escalation.events import Severity
+from escalation.core.events import Severity
 from escalation.rules import load_rules
 
 DEPLOY_SAMPLES = sorted((_samples.SAMPLES / "deploy").glob("*.txt"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import _dbus
 import pytest
 
-from escalation.events import Severity
-from escalation.notice import Channel, Notice
+from escalation.core.events import Severity
+from escalation.core.notice import Channel, Notice
 from escalation.sinks.desktop import DesktopSink, escape_markup, urgency_for
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.fingerprint import MAX_TEXT, fingerprint, normalise
+from escalation.core.fingerprint import MAX_TEXT, fingerprint, normalise
 
 
 @pytest.mark.parametrize(

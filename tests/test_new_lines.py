@@ -9,7 +9,7 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistants.new_lines import Capture, Delta, carry, extract
+from assistants.pane.new_lines import Capture, Delta, carry, extract
 
 
 def run(term: _panes.Term, ops: Sequence[tuple[str, str]], *, n: int, exact: bool) -> list[Delta]:

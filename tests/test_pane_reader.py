@@ -10,9 +10,9 @@ import _panes
 import pytest
 from libtmux.test.retry import retry_until
 
-from assistants.new_lines import Delta
-from assistants.pane_reader import PaneReader
-from escalation.tmux import PaneInfo, Tmux
+from assistants.pane.new_lines import Delta
+from assistants.pane.reader import PaneReader
+from escalation.core.tmux import PaneInfo, Tmux
 
 HISTORY = 2000
 

@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistants.pane_state import (
+from assistants.pane.state import (
     Observation,
     PaneState,
     StateTracker,
     Transition,
     is_shell,
 )
-from escalation.config import StatesConfig
-from escalation.events import Severity
+from escalation.core.config import StatesConfig
+from escalation.core.events import Severity
 
 CFG = StatesConfig(idle_after=30.0, stalled_after=120.0, debounce=2)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,12 +9,12 @@ from typing import Any
 import pytest
 from libtmux.test.retry import retry_until
 
-from assistants.pane_watch import PaneWatch
-from escalation.config import StatesConfig
-from escalation.events import Event, Kind
-from escalation.paths import conf_dir
+from assistants.pane.watch import PaneWatch
+from escalation.core.config import StatesConfig
+from escalation.core.events import Event, Kind
+from escalation.core.paths import conf_dir
+from escalation.core.tmux import PaneInfo, Tmux
 from escalation.rules import load_rules
-from escalation.tmux import PaneInfo, Tmux
 
 RULES = load_rules([conf_dir() / "rules" / "agents.toml", conf_dir() / "rules" / "generic.toml"])
 STATES = StatesConfig(idle_after=30.0, stalled_after=60.0, debounce=2)
@@ -136,7 +135,7 @@ def test_what_is_stored_of_a_pane_holds_no_secret_and_resumes_without_repeats(
     driver.until(lambda: bool(driver.watch.screen))
     driver.type(f"echo 'Error: push failed token={secret}'")
     driver.until(lambda: any(e.rule == "generic.error_line" for e in driver.events))
-    stored = json.dumps(driver.watch.record(driver.now).memo)
+    stored = driver.watch.record(driver.now).memo.dumps()
     assert secret not in stored
     assert "REDACTED" in stored
     assert all(secret not in e.text and secret not in e.detail for e in driver.events)

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.config import NotifyConfig, PMConfig, PolicyConfig
-from escalation.events import Event, Kind, Severity, Status
-from escalation.notice import Channel, Notice
+from escalation.core.config import NotifyConfig, PMConfig, PolicyConfig
+from escalation.core.events import Event, Kind, Severity, Status
+from escalation.core.notice import Channel, Notice
+from escalation.core.silence import Silence, parse_duration
 from escalation.policy import Decision, Policy
-from escalation.silence import Silence, parse_duration
 
 ERROR, WARNING, INFO, CRITICAL = Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.CRITICAL
 

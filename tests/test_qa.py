@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistants.qa import SETTLE, Finding, QAAnalyzer, TestRun, is_test_runner
-from escalation.events import Severity
+from escalation.core.events import Severity
 from escalation.rules import RuleSet, load_rules
 
 QA_SAMPLES = _samples.SAMPLES / "qa"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.redact import MAX_INPUT, redact
-from escalation.sanitize import sanitize
+from escalation.core.redact import MAX_INPUT, redact
+from escalation.core.sanitize import sanitize
 
 GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
 PEM = (

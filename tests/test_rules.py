@@ -12,7 +12,7 @@ from _rules import CONF, TRACEBACK, write_pack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.events import Severity
+from escalation.core.events import Severity
 from escalation.rules import MAX_LINE, Rule, RuleSet, Scope, load_rules
 from escalation.rules import test_rule as run_test_rule
 

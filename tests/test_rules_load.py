@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from _rules import CONF, TRACEBACK, write_pack
 
-from escalation.errors import ConfigError
+from escalation.core.errors import ConfigError
 from escalation.rules import load_rules
 
 

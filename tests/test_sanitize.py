@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.sanitize import sanitize
+from escalation.core.sanitize import sanitize
 
 ESC = "⟨ESC⟩"
 

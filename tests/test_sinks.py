@@ -19,12 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from libtmux.test.retry import retry_until
 
-from escalation.events import Severity
-from escalation.notice import Channel, Notice
+from escalation.core.events import Severity
+from escalation.core.notice import Channel, Notice
+from escalation.core.tmux import Tmux
 from escalation.sinks import RecordingSink, Sink
 from escalation.sinks.log import LogSink, format_line, jump_command, parse_line, rotated_path
 from escalation.sinks.pm import DisplaySink, KeysSink, format_report, unsent_input
-from escalation.tmux import Tmux
 
 # What must never reach the log file: C0 (tab and newline included), DEL, C1, bidi controls.
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -276,17 +276,17 @@ def test_display_reaches_every_attached_client_literally(tmux: Tmux) -> None:
 def test_keys_types_one_report_per_flush(tmux: Tmux) -> None:
     pane = pm_pane(tmux)
     sink = KeysSink(tmux, pane)
-    assert sink.flush() == 0
+    assert sink.type_report() == 0
     for i, sev in enumerate((Severity.WARNING, Severity.CRITICAL, Severity.ERROR)):
         assert sink.deliver(notice(channel=Channel.KEYS, severity=sev, body=f"problem {i}"))
     assert sink.pending == 3
-    assert sink.flush() == 3
+    assert sink.type_report() == 3
     assert sink.pending == 0
     # `cat` echoes the typed line once the report's Enter arrives: two copies on screen.
     retry_until(lambda: screen(tmux, pane).count("Steward report, 3 notices") == 2, seconds=5)
     typed = tmux.capture(pane)[0]
     assert typed.index("CRITICAL") < typed.index("ERROR") < typed.index("WARNING")
-    assert sink.flush() == 0
+    assert sink.type_report() == 0
 
 
 def test_unsent_text_holds_the_report_until_the_prompt_is_empty(tmux: Tmux) -> None:
@@ -295,12 +295,12 @@ def test_unsent_text_holds_the_report_until_the_prompt_is_empty(tmux: Tmux) -> N
     retry_until(lambda: "half typed by the PM" in screen(tmux, pane), seconds=5)
     sink = KeysSink(tmux, pane)
     sink.deliver(notice(channel=Channel.KEYS))
-    assert sink.flush() == 0
+    assert sink.type_report() == 0
     assert sink.pending == 1
     assert "Steward report" not in screen(tmux, pane)
     tmux.cmd("send-keys", "-t", pane, "Enter")
     retry_until(lambda: screen(tmux, pane).count("half typed by the PM") == 2, seconds=5)
-    assert sink.flush() == 1
+    assert sink.type_report() == 1
     retry_until(lambda: "Steward report, 1 notice:" in screen(tmux, pane), seconds=5)
 
 
@@ -326,7 +326,7 @@ def test_copy_mode_holds_the_report(tmux: Tmux) -> None:
     tmux.cmd("copy-mode", "-t", pane)
     sink = KeysSink(tmux, pane)
     sink.deliver(notice(channel=Channel.KEYS))
-    assert sink.flush() == 0
+    assert sink.type_report() == 0
     assert sink.pending == 1
 
 
@@ -334,7 +334,7 @@ def test_a_gone_pane_keeps_the_batch(tmux: Tmux) -> None:
     pm_pane(tmux)
     sink = KeysSink(tmux, "%999")
     sink.deliver(notice(channel=Channel.KEYS))
-    assert sink.flush() == 0
+    assert sink.type_report() == 0
     assert sink.pending == 1
 
 

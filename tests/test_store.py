@@ -8,10 +8,11 @@ import threading
 import time
 from pathlib import Path
 
-from escalation.events import Event, Kind, Severity, Status
-from escalation.notice import Channel, Notice
-from escalation.silence import Silence
-from escalation.store import Heartbeat, PaneRecord, Store
+from escalation.core.events import Event, Kind, Severity, Status
+from escalation.core.memo import PaneMemo
+from escalation.core.notice import Channel, Notice
+from escalation.core.silence import Silence
+from escalation.core.store import Heartbeat, PaneRecord, Store
 
 
 def _event(i: int, session: str = "api") -> Event:
@@ -82,9 +83,9 @@ def test_silences_panes_heartbeats(tmp_path: Path) -> None:
         assert not store.remove_silence(s.id or 0)
         rec = PaneRecord(assistant="session:api", pane="%1", session="api", target="api:0.0",
                          command="bash", state="idle", since=now, updated=now,
-                         memo={"recent": ["a", "b"]})
+                         memo=PaneMemo(recent=("a", "b")))
         store.save_panes([rec])
-        assert store.panes(session="api")[0].memo == {"recent": ["a", "b"]}
+        assert store.panes(session="api")[0].memo == PaneMemo(recent=("a", "b"))
         store.forget_panes("session:api", keep=[])
         assert store.panes() == []
         hb = Heartbeat(assistant="qa", pid=1, started=now, ts=now, ticks=3, captures=3,

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistants.summary import PaneView, SessionView, Summary, summarize, summarize_with_command
-from escalation.events import Event, Kind, Severity
-from escalation.sanitize import sanitize
+from escalation.core.events import Event, Kind, Severity
+from escalation.core.sanitize import sanitize
 
 NOW = 1_700_000_000.0  # 22:13 UTC
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistants.scheduler import first_run
-from escalation.config import Config, PMConfig, WatchConfig
+from escalation.core.config import Config, PMConfig, WatchConfig
 from supervisor.arbiter import WatcherSpec, circus_ini
 from supervisor.reconciler import next_phase, watched_sessions
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from libtmux.test.retry import retry_until
 
-from escalation.events import Severity
-from escalation.notice import Channel, Notice
+from escalation.core.events import Severity
+from escalation.core.notice import Channel, Notice
 from escalation.sinks.log import LogSink, format_line, rotated_path
 from escalation.tail import COLORS, RESET, LogFollower, follow, render
 

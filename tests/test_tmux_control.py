@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from libtmux.test.retry import retry_until
 
-import escalation.tmux as tmux_mod
-from escalation._tmux_control import ControlClient, ControlLost, quote
-from escalation.errors import TmuxError
-from escalation.tmux import PANE_FORMAT, Tmux
+import escalation.core.tmux as tmux_mod
+from escalation.core.errors import TmuxError
+from escalation.core.tmux import PANE_FORMAT, Tmux
+from escalation.core.tmux_control import ControlClient, ControlLost, quote
 
 SPECIAL = [
     "%end 1 2 3",
@@ -257,7 +257,7 @@ def test_close_and_collection_leave_no_client(pair: Pair) -> None:
 
 def test_exit_leaves_no_client(pair: Pair) -> None:
     script = (
-        "from escalation.tmux import Tmux\n"
+        "from escalation.core.tmux import Tmux\n"
         f"t = Tmux(socket_name={pair.socket!r}, control_session='pm')\n"
         "t.cmd('list-sessions')\n"
         "assert t.control_pid() is not None\n"
@@ -290,7 +290,7 @@ def test_control_client_leaves_sizes_and_is_no_display_client(pair: Pair) -> Non
 def test_panes_parse_without_a_utf8_locale(server: Any) -> None:
     server.cmd("new-session", "-d", "-s", "loc", "cat")
     code = (
-        "from escalation.tmux import Tmux; import sys; "
+        "from escalation.core.tmux import Tmux; import sys; "
         f"print(Tmux(socket_name={str(server.socket_name)!r}).panes('loc')[0].session)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}

@@ -10,9 +10,9 @@ import attrs
 
 from assistants.runtime import Assistant
 from assistants.session import SessionAssistant
-from escalation.config import CaptureConfig, Config, TmuxConfig, load_config
-from escalation.events import Event, Kind
-from escalation.paths import StewardHome, conf_dir
+from escalation.core.config import CaptureConfig, Config, TmuxConfig, load_config
+from escalation.core.events import Event, Kind
+from escalation.core.paths import StewardHome, conf_dir
 from escalation.rules import load_rules
 
 
@@ -22,7 +22,7 @@ def _config(server: Any) -> Config:
 
 
 def _system(home: StewardHome) -> list[Event]:
-    from escalation.store import Store
+    from escalation.core.store import Store
 
     with Store(home.db) as store:
         return [e for e in store.events() if e.kind is Kind.SYSTEM]

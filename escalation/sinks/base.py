@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..notice import Channel, Notice
+from ..core.notice import Channel, Notice
 
 __all__ = ["RecordingSink", "Sink"]
 
@@ -15,8 +15,16 @@ class Sink(Protocol):
 
     channel: Channel
 
+    def available(self) -> str | None:
+        """None when the channel can take notices now; else a one-line reason why not."""
+        ...
+
     def deliver(self, notice: Notice) -> bool:
         """True when the notice reached its channel; never raises for a delivery failure."""
+        ...
+
+    def flush(self) -> None:
+        """The end of a daemon cycle: a sink that batches notices sends what it holds."""
         ...
 
     def close(self) -> None:
@@ -36,9 +44,15 @@ class RecordingSink:
         self.notices: list[Notice] = []
         self.closed = False
 
+    def available(self) -> str | None:
+        return "closed" if self.closed else None
+
     def deliver(self, notice: Notice) -> bool:
         self.notices.append(notice)
         return not self.fail and not self.closed
+
+    def flush(self) -> None:
+        """Nothing is batched."""
 
     def close(self) -> None:
         self.closed = True

@@ -20,9 +20,9 @@ from jeepney import DBusAddress, new_method_call  # type: ignore[import-untyped]
 from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]  # no hints
 from jeepney.io.blocking import Proxy, open_dbus_connection  # type: ignore[import-untyped]  # no hints
 
-from ..events import Severity
-from ..notice import Channel, Notice
-from ..sanitize import sanitize
+from ..core.events import Severity
+from ..core.notice import Channel, Notice
+from ..core.sanitize import sanitize
 
 __all__ = ["AVAILABILITY_TTL", "SERVER_NAME", "DesktopSink", "escape_markup", "urgency_for"]
 
@@ -192,6 +192,9 @@ class DesktopSink:
             # The server may have gone away: look again at the next delivery.
             self._checked_at = None
         return sent
+
+    def flush(self) -> None:
+        """Every notification is sent when it is delivered."""
 
     def close(self) -> None:
         self._closed = True

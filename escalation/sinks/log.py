@@ -15,9 +15,9 @@ from pathlib import Path
 
 import attrs
 
-from ..events import Severity
-from ..notice import Channel, Notice
-from ..sanitize import NEWLINE_MARK, sanitize
+from ..core.events import Severity
+from ..core.notice import Channel, Notice
+from ..core.sanitize import NEWLINE_MARK, sanitize
 
 __all__ = [
     "BACKUPS",
@@ -174,6 +174,13 @@ class LogSink:
         self.backups = backups
         self._fd: int | None = None
         self._lock = threading.Lock()
+
+    def available(self) -> str | None:
+        """Always: a write that fails is reported by `deliver`."""
+        return None
+
+    def flush(self) -> None:
+        """Every line is written when it is delivered."""
 
     def deliver(self, notice: Notice) -> bool:
         try:

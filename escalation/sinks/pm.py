@@ -6,10 +6,10 @@ import logging
 import re
 from collections.abc import Sequence
 
-from ..errors import TmuxError
-from ..notice import Channel, Notice
-from ..sanitize import NEWLINE_MARK, sanitize
-from ..tmux import Tmux
+from ..core.errors import TmuxError
+from ..core.notice import Channel, Notice
+from ..core.sanitize import NEWLINE_MARK, sanitize
+from ..core.tmux import Tmux
 
 __all__ = ["PROMPT_MARKERS", "DisplaySink", "KeysSink", "format_report", "unsent_input"]
 
@@ -101,6 +101,13 @@ class DisplaySink:
         self.tmux = tmux
         self.session = session
 
+    def available(self) -> str | None:
+        """Always: a PM session without clients is reported by `deliver`."""
+        return None
+
+    def flush(self) -> None:
+        """Every message is shown when it is delivered."""
+
     def deliver(self, notice: Notice) -> bool:
         try:
             clients = self.tmux.clients(self.session)
@@ -142,6 +149,10 @@ class KeysSink:
         """How many notices wait for the next report."""
         return len(self._queue)
 
+    def available(self) -> str | None:
+        """Always: notices queue until the PM's prompt can take a report."""
+        return None
+
     def deliver(self, notice: Notice) -> bool:
         """Accept the notice for the next report."""
         self._queue.append(notice)
@@ -159,7 +170,11 @@ class KeysSink:
         line = _visible(captured[0] if captured else "")
         return unsent_input(line, int(x)) == ""
 
-    def flush(self) -> int:
+    def flush(self) -> None:
+        """Type one report of every queued notice, when the PM's prompt can take it."""
+        self.type_report()
+
+    def type_report(self) -> int:
         """Type one report of every queued notice; the number typed (0 when held back)."""
         if not self._queue:
             return 0
@@ -177,5 +192,5 @@ class KeysSink:
 
     def close(self) -> None:
         """Type what is still queued if the prompt allows; what cannot be typed is logged."""
-        if self._queue and self.flush() == 0:
+        if self._queue and self.type_report() == 0:
             _log.warning("%d notices for %s were not typed", len(self._queue), self.target)

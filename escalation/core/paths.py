@@ -15,7 +15,7 @@ def conf_dir() -> Path:
     override = os.environ.get("STEWARD_CONF_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "conf"
+    return Path(__file__).resolve().parents[2] / "conf"
 
 
 @attrs.frozen(kw_only=True)

@@ -1,4 +1,8 @@
-"""The frozen Event that flows from an assistant, through the store, to every sink."""
+"""The frozen Event that flows from an assistant, through the store, to every sink.
+
+`new_event` is the one place an Event is built: its text redacted, then sanitised, and
+fingerprinted.  The store reads Events back as they were written.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import enum
 
 import attrs
 
-__all__ = ["Event", "Kind", "Severity", "Status"]
+from .fingerprint import fingerprint as _fingerprint
+from .redact import redact
+from .sanitize import sanitize
+
+__all__ = ["Event", "Kind", "Severity", "Status", "new_event", "safe_text"]
 
 
 class Severity(enum.IntEnum):
@@ -92,3 +100,50 @@ class Event:
             "fingerprint": self.fingerprint,
             "status": self.status.value,
         }
+
+
+def safe_text(text: str, *, multiline: bool = False) -> str:
+    """Redacted, then sanitised: what may be stored and shown."""
+    return sanitize(redact(text), multiline=multiline)
+
+
+def new_event(
+    *,
+    ts: float,
+    session: str,
+    target: str,
+    assistant: str,
+    rule: str,
+    severity: Severity,
+    kind: Kind,
+    text: str,
+    window: str = "",
+    pane: str = "",
+    detail: str = "",
+    line: str = "",
+    scope: str = "",
+    fingerprint: str = "",
+) -> Event:
+    """An Event with its text and detail made safe, fingerprinted by what it is about.
+
+    The fingerprint is of `line` (the pane line the event is about), else of the safe
+    text, within `scope` (default: the target): two rules or two assistants reporting
+    the same line of the same pane share it, so the policy tells the PM once.  An
+    explicit `fingerprint` (a summary's, which is unique by time) is taken as it is.
+    """
+    clean = safe_text(text)
+    return Event(
+        ts=ts,
+        session=session,
+        window=window,
+        pane=pane,
+        target=target,
+        assistant=assistant,
+        rule=rule,
+        severity=severity,
+        kind=kind,
+        text=clean,
+        detail=safe_text(detail, multiline=True) if detail else "",
+        fingerprint=fingerprint
+        or _fingerprint(scope or target, safe_text(line) if line else clean),
+    )

@@ -9,9 +9,9 @@ from typing import Any
 
 import attrs
 
-from ._rule_model import Rule, Scope, compile_pattern, template_fields
-from .errors import ConfigError
-from .events import Severity
+from ..core.errors import ConfigError
+from ..core.events import Severity
+from .model import Rule, Scope, compile_pattern, template_fields
 
 __all__ = ["Pack", "read_pack"]
 

@@ -10,43 +10,23 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-import attrs
-
-from ._tmux_control import ControlClient, ControlLost
 from .errors import TmuxError
+from .pane_info import (
+    PANE_FORMAT,
+    READ_MARK,
+    SEP,
+    TEXT_FIELDS,
+    TEXT_FORMAT,
+    PaneInfo,
+    PaneText,
+    to_int,
+)
+from .tmux_control import ControlClient, ControlLost
 
 if TYPE_CHECKING:
     import libtmux
 
 __all__ = ["PANE_FORMAT", "PaneInfo", "PaneText", "Tmux"]
-
-_SEP = "\x1f"
-
-# One `list-panes -F` row tells everything a tick needs to decide whether to capture.
-_PANE_FIELDS = (
-    "pane_id",
-    "session_name",
-    "window_index",
-    "pane_index",
-    "window_name",
-    "pane_pid",
-    "pane_current_command",
-    "pane_dead",
-    "pane_dead_status",
-    "pane_dead_signal",
-    "alternate_on",
-    "history_size",
-    "history_limit",
-    "cursor_x",
-    "cursor_y",
-    "pane_height",
-    "pane_width",
-    "window_activity",
-    "pane_in_mode",
-    "pane_title",
-)
-PANE_FORMAT = _SEP.join("#{" + f + "}" for f in _PANE_FIELDS)
-
 
 # Commands that read and print, and whose answer does not depend on the client asking; only
 # these go through the control client. The rest (new-session, send-keys, display-message to
@@ -84,104 +64,6 @@ def _argv(args: Sequence[str]) -> list[str]:
     A bare ";" stays a separator; in any other argument tmux reads a trailing "\\;" as ";".
     """
     return [a[:-1] + "\\;" if a.endswith(";") and a != ";" else a for a in args]
-
-
-def _int(text: str, default: int = 0) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return default
-
-
-@attrs.frozen(kw_only=True)
-class PaneInfo:
-    """What one `list-panes -F` row says of a pane."""
-
-    pane_id: str
-    session: str
-    window_index: str
-    pane_index: str
-    window_name: str
-    pid: int
-    current_command: str
-    dead: bool
-    dead_status: int | None
-    dead_signal: int | None
-    alternate_on: bool
-    history_size: int
-    history_limit: int
-    cursor_x: int
-    cursor_y: int
-    height: int
-    width: int
-    activity: int
-    in_mode: bool
-    title: str
-
-    @property
-    def target(self) -> str:
-        """`session:window.pane`, the address `select-pane -t` jumps to."""
-        return f"{self.session}:{self.window_index}.{self.pane_index}"
-
-    @classmethod
-    def parse(cls, row: str) -> PaneInfo:
-        parts = row.split(_SEP)
-        if len(parts) != len(_PANE_FIELDS):
-            raise TmuxError(f"unexpected list-panes row: {row!r}")
-        f = dict(zip(_PANE_FIELDS, parts, strict=True))
-        return cls(
-            pane_id=f["pane_id"],
-            session=f["session_name"],
-            window_index=f["window_index"],
-            pane_index=f["pane_index"],
-            window_name=f["window_name"],
-            pid=_int(f["pane_pid"]),
-            current_command=f["pane_current_command"],
-            dead=f["pane_dead"] == "1",
-            dead_status=_int(f["pane_dead_status"]) if f["pane_dead_status"] else None,
-            dead_signal=_int(f["pane_dead_signal"]) if f["pane_dead_signal"] else None,
-            alternate_on=f["alternate_on"] == "1",
-            history_size=_int(f["history_size"]),
-            history_limit=_int(f["history_limit"]),
-            cursor_x=_int(f["cursor_x"]),
-            cursor_y=_int(f["cursor_y"]),
-            height=_int(f["pane_height"]),
-            width=_int(f["pane_width"]),
-            activity=_int(f["window_activity"]),
-            in_mode=f["pane_in_mode"] == "1",
-            title=f["pane_title"],
-        )
-
-
-# A pane's state as `read_pane` reads it, in the same tmux command as its text.
-_TEXT_FIELDS = (
-    "history_size",
-    "history_limit",
-    "cursor_x",
-    "cursor_y",
-    "pane_height",
-    "pane_width",
-    "alternate_on",
-)
-_TEXT_FORMAT = _SEP.join("#{" + f + "}" for f in _TEXT_FIELDS)
-# Pane text never holds control characters, so this line cannot be pane text.
-_MARK = f"{_SEP}steward-capture{_SEP}"
-
-
-@attrs.frozen(kw_only=True)
-class PaneText:
-    """A pane's text and cursor read by one tmux command, so that they agree."""
-
-    lines: tuple[str, ...]
-    screen: tuple[str, ...]
-    rows: tuple[str, ...]
-    history_size: int
-    history_limit: int
-    cursor_x: int
-    cursor_y: int
-    height: int
-    width: int
-    alternate: bool
 
 
 def _ensure_utf8_locale() -> None:
@@ -371,13 +253,13 @@ class Tmux:
     def clients(self, session: str) -> list[str]:
         """tty names of the clients attached to `session`, control-mode clients left out."""
         rows = self.cmd(
-            "list-clients", "-F", _SEP.join(("#{client_tty}", "#{client_session}",
+            "list-clients", "-F", SEP.join(("#{client_tty}", "#{client_session}",
                                              "#{client_control_mode}")),
             check=False,
         )  # fmt: skip
         found = []
         for row in rows:
-            tty, name, control = [*row.split(_SEP), "", "", ""][:3]
+            tty, name, control = [*row.split(SEP), "", "", ""][:3]
             if name == session and tty and control != "1":
                 found.append(tty)
         return found
@@ -394,24 +276,24 @@ class Tmux:
         tmux runs the commands of one invocation back to back without reading pane
         output in between, so the cursor and the texts describe the same moment.
         """
-        mark = ["display-message", "-p", "-t", pane_id, _MARK]
+        mark = ["display-message", "-p", "-t", pane_id, READ_MARK]
         out = self.cmd(
-            "display-message", "-p", "-t", pane_id, _TEXT_FORMAT, ";",
+            "display-message", "-p", "-t", pane_id, TEXT_FORMAT, ";",
             *mark, ";", "capture-pane", "-p", "-J", "-t", pane_id, ";",
             *mark, ";", "capture-pane", "-p", "-t", pane_id, ";",
             *mark, ";", "capture-pane", "-p", "-J", "-t", pane_id, "-S", str(-history_lines), ";",
             *mark,
         )  # fmt: skip
-        if len(out) < 5 or out[1] != _MARK or out[-1] != _MARK:
+        if len(out) < 5 or out[1] != READ_MARK or out[-1] != READ_MARK:
             raise TmuxError(f"tmux read {pane_id}: unexpected output")
         state, *rest = out
-        parts = state.split(_SEP)
-        if len(parts) != len(_TEXT_FIELDS):
+        parts = state.split(SEP)
+        if len(parts) != len(TEXT_FIELDS):
             raise TmuxError(f"tmux read {pane_id}: unexpected state {state!r}")
-        f = dict(zip(_TEXT_FIELDS, parts, strict=True))
+        f = dict(zip(TEXT_FIELDS, parts, strict=True))
         blocks: list[list[str]] = []
         for line in rest:
-            if line == _MARK:
+            if line == READ_MARK:
                 blocks.append([])
             else:
                 blocks[-1].append(line)
@@ -422,11 +304,11 @@ class Tmux:
             lines=tuple(lines),
             screen=tuple(screen),
             rows=tuple(rows),
-            history_size=_int(f["history_size"]),
-            history_limit=_int(f["history_limit"]),
-            cursor_x=_int(f["cursor_x"]),
-            cursor_y=_int(f["cursor_y"]),
-            height=_int(f["pane_height"]),
-            width=_int(f["pane_width"]),
+            history_size=to_int(f["history_size"]),
+            history_limit=to_int(f["history_limit"]),
+            cursor_x=to_int(f["cursor_x"]),
+            cursor_y=to_int(f["cursor_y"]),
+            height=to_int(f["pane_height"]),
+            width=to_int(f["pane_width"]),
             alternate=f["alternate_on"] == "1",
         )

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import attrs
 
-from .events import Event, Severity
-from .notice import Channel, Notice
+from ..core.events import Event, Severity
+from ..core.notice import Channel, Notice
 
 __all__ = ["Bucket", "Group", "Held", "RateWindow", "Rung", "climb"]
 

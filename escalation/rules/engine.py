@@ -19,8 +19,9 @@ from pathlib import Path
 
 import attrs
 
-from ._rule_load import read_pack
-from ._rule_model import (
+from ..core.errors import ConfigError
+from .loader import read_pack
+from .model import (
     MAX_LINE,
     Hit,
     Pattern,
@@ -30,21 +31,8 @@ from ._rule_model import (
     clean_text,
     compile_pattern,
 )
-from ._rule_test import RuleCount, TestRuleReport, test_rule
-from .errors import ConfigError
 
-__all__ = [
-    "MAX_LINE",
-    "Hit",
-    "Matcher",
-    "Rule",
-    "RuleCount",
-    "RuleSet",
-    "Scope",
-    "TestRuleReport",
-    "load_rules",
-    "test_rule",
-]
+__all__ = ["Matcher", "RuleSet", "load_rules"]
 
 _LINEAR = (Scope.LINE, Scope.BLOCK)
 _FRAME = "".join(chr(c) for c in range(0x2500, 0x2580)) + " \t"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from .events import Event, Severity
-from .notice import Channel, Notice
-from .sanitize import sanitize
+from ..core.events import Event, Severity
+from ..core.notice import Channel, Notice
+from ..core.sanitize import sanitize
 
 __all__ = [
     "DESKTOP_BODY_MAX",

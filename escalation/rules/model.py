@@ -11,8 +11,8 @@ from typing import Any
 import attrs
 import re2
 
-from .errors import ConfigError
-from .events import Severity
+from ..core.errors import ConfigError
+from ..core.events import Severity
 
 __all__ = [
     "MAX_LINE",

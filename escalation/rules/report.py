@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._rule_model import Hit, clean_text
+from .model import Hit, clean_text
 
 if TYPE_CHECKING:
-    from .rules import RuleSet
+    from .engine import RuleSet
 
 __all__ = ["RuleCount", "TestRuleReport", "scan", "test_rule"]
 

@@ -8,31 +8,25 @@ from collections.abc import Sequence
 
 import attrs
 
-from escalation.config import StatesConfig
-from escalation.events import Event, Kind, Severity
-from escalation.fingerprint import fingerprint
-from escalation.redact import redact
+from escalation.core.config import StatesConfig
+from escalation.core.events import Event, Kind, Severity, new_event, safe_text
+from escalation.core.memo import PaneMemo
+from escalation.core.redact import redact
+from escalation.core.store import PaneRecord
+from escalation.core.tmux import PaneInfo, Tmux
 from escalation.rules import Hit, RuleSet
-from escalation.sanitize import sanitize
-from escalation.store import PaneRecord
-from escalation.tmux import PaneInfo, Tmux
 
 from .new_lines import Capture, Delta
-from .pane_reader import PaneReader
-from .pane_state import Observation, PaneState, StateTracker
+from .reader import PaneReader
+from .state import Observation, PaneState, StateTracker
 
-__all__ = ["PaneWatch", "make_event", "masked", "safe_text"]
+__all__ = ["PaneWatch", "masked", "pane_event"]
 
 RECENT_LINES = 200
 # Quiet ticks after which a block still open (a traceback cut short) is ended.
 _FLUSH_AFTER_QUIET = 1
 # Seconds a dead pane may go without an exit status before it counts as killed by a signal.
 DEAD_SETTLE = 3.0
-
-
-def safe_text(text: str, *, multiline: bool = False) -> str:
-    """Redacted, then sanitised: what may be stored and shown."""
-    return sanitize(redact(text), multiline=multiline)
 
 
 def masked(capture: Capture) -> Capture:
@@ -45,7 +39,7 @@ def masked(capture: Capture) -> Capture:
     )
 
 
-def make_event(
+def pane_event(
     info: PaneInfo,
     *,
     now: float,
@@ -57,13 +51,8 @@ def make_event(
     detail: str = "",
     line: str = "",
 ) -> Event:
-    """An Event about one pane, its text made safe and fingerprinted by the line it is about.
-
-    Two rules (or two assistants) reporting the same line of the same pane share a
-    fingerprint, so the policy tells the PM once.
-    """
-    clean = safe_text(text)
-    return Event(
+    """An Event about one pane (built by `new_event`, fingerprinted by the line it is about)."""
+    return new_event(
         ts=now,
         session=info.session,
         window=info.window_index,
@@ -73,9 +62,9 @@ def make_event(
         rule=rule,
         severity=severity,
         kind=kind,
-        text=clean,
-        detail=safe_text(detail, multiline=True) if detail else "",
-        fingerprint=fingerprint(info.target, safe_text(line) if line else clean),
+        text=text,
+        detail=detail,
+        line=line,
     )
 
 
@@ -93,29 +82,24 @@ class PaneWatch:
         assistant: str,
         record: PaneRecord | None = None,
     ) -> None:
-        memo = record.memo if record is not None else {}
-        last = memo.get("capture")
+        memo = record.memo if record is not None else PaneMemo()
         self.info = info
         self.assistant = assistant
         self.reader = PaneReader(
             tmux,
             info.pane_id,
             history_lines=history_lines,
-            last=Capture.from_json(last) if isinstance(last, dict) else None,
+            last=Capture.from_json(memo.capture) if memo.capture is not None else None,
             resume_mask=masked,
         )
         self.ruleset = ruleset
         self.matcher = ruleset.matcher()
-        tracker = memo.get("tracker")
         self.tracker = (
-            StateTracker.from_json(states, tracker)
-            if isinstance(tracker, dict)
+            StateTracker.from_json(states, memo.tracker)
+            if memo.tracker is not None
             else StateTracker(states)
         )
-        recent = memo.get("recent")
-        self.recent: collections.deque[str] = collections.deque(
-            recent if isinstance(recent, list) else (), maxlen=RECENT_LINES
-        )
+        self.recent: collections.deque[str] = collections.deque(memo.recent, maxlen=RECENT_LINES)
         self.screen: tuple[str, ...] = ()
         self.partial = ""
         self.prompt: str | None = None
@@ -145,7 +129,7 @@ class PaneWatch:
             self._look_at_screen(delta)
         for hit in hits:
             events.append(
-                make_event(
+                pane_event(
                     info,
                     now=now,
                     assistant=self.assistant,
@@ -185,7 +169,7 @@ class PaneWatch:
             quiet_start = change.old is None and change.new in (PaneState.ACTIVE, PaneState.IDLE)
             if not quiet_start:
                 events.append(
-                    make_event(
+                    pane_event(
                         info,
                         now=now,
                         assistant=self.assistant,
@@ -217,11 +201,11 @@ class PaneWatch:
             state=state.value if state is not None else "unknown",
             since=self.tracker.since if self.tracker.since is not None else now,
             updated=now,
-            memo={
-                "capture": masked(last).to_json() if last is not None else None,
-                "tracker": self.tracker.to_json(),
-                "recent": list(self.recent),
-                "prompt": self.prompt,
-                "screen": [safe_text(row) for row in self.screen[-40:]],
-            },
+            memo=PaneMemo(
+                capture=masked(last).to_json() if last is not None else None,
+                tracker=self.tracker.to_json(),
+                recent=tuple(self.recent),
+                prompt=self.prompt,
+                screen=tuple(safe_text(row) for row in self.screen[-40:]),
+            ),
         )

@@ -37,14 +37,15 @@ from __future__ import annotations
 
 import enum
 import signal
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
 import attrs
 
-from escalation.config import StatesConfig
-from escalation.events import Severity
-from escalation.sanitize import sanitize
+from escalation.core.config import StatesConfig
+from escalation.core.events import Severity
+from escalation.core.sanitize import sanitize
 
 __all__ = ["AGENT_COMMANDS", "Observation", "PaneState", "StateTracker", "Transition", "is_shell"]
 
@@ -335,7 +336,7 @@ class StateTracker:
         return data
 
     @classmethod
-    def from_json(cls, config: StatesConfig, data: dict[str, Any]) -> StateTracker:
+    def from_json(cls, config: StatesConfig, data: Mapping[str, Any]) -> StateTracker:
         """A tracker that carries on from `to_json`; ValueError when `data` is not one."""
         unknown = set(data) - {f.name for f in attrs.fields(_Memory)}
         if unknown:

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 
-from escalation.tmux import PaneInfo, Tmux
+from escalation.core.tmux import PaneInfo, Tmux
 
 from .new_lines import Capture, Delta, carry, extract
 

@@ -62,12 +62,12 @@ from collections.abc import Collection, Iterable, Sequence
 
 import attrs
 
-from . import _policy_text as text
-from ._policy_state import Bucket, Group, Held, RateWindow, Rung, climb
-from .config import NotifyConfig, PMConfig, PolicyConfig
-from .events import Event, Kind, Severity, Status
-from .notice import Channel, Notice
-from .silence import Silence
+from ..core.config import NotifyConfig, PMConfig, PolicyConfig
+from ..core.events import Event, Kind, Severity, Status
+from ..core.notice import Channel, Notice
+from ..core.silence import Silence
+from . import text
+from .state import Bucket, Group, Held, RateWindow, Rung, climb
 
 __all__ = ["Decision", "Policy"]
 
