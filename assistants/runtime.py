@@ -13,7 +13,7 @@ from escalation.core.config import Config
 from escalation.core.errors import TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
-from escalation.core.store import Heartbeat, PaneRecord, Store
+from escalation.core.store import FeedBatch, Heartbeat, PaneRecord, Store
 from escalation.core.tmux import Tmux
 
 from .scheduler import Ticker
@@ -83,6 +83,14 @@ class Assistant:
         """What to persist of each pane."""
         return ()
 
+    def take_feed(self) -> Sequence[FeedBatch]:
+        """New lines for the line feed, written with this tick's events (session assistants)."""
+        return ()
+
+    def take_cursor(self) -> tuple[str, int] | None:
+        """Where this assistant stands in the line feed, written with its events (followers)."""
+        return None
+
     def session_for_system_events(self) -> str:
         return "steward"
 
@@ -149,8 +157,9 @@ class Assistant:
             )
             self._skips_unreported = 0
             self._last_skip_report = now
-        if events:
-            self.store.add_events(events)
+        feed, cursor = self.take_feed(), self.take_cursor()
+        if events or feed or cursor is not None:
+            self.store.add_events(events, feed=feed, cursor=cursor)
         if now - self._last_save >= SAVE_EVERY:
             self.save(now)
         if now - self._last_beat >= HEARTBEAT_EVERY or self.ticks == 1:

@@ -10,7 +10,7 @@ from escalation.core.config import Config
 from escalation.core.errors import TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
-from escalation.core.store import PaneRecord, Store
+from escalation.core.store import FeedBatch, PaneRecord, Store
 from escalation.rules import RuleSet
 
 from .pane.watch import PaneWatch
@@ -35,6 +35,7 @@ class SessionAssistant(Assistant):
         self.watches: dict[str, PaneWatch] = {}
         self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
         self._summary_error_logged = False
+        self._feed: list[FeedBatch] = []
 
     def session_for_system_events(self) -> str:
         return self.session
@@ -63,10 +64,16 @@ class SessionAssistant(Assistant):
                 )
                 self.watches[info.pane_id] = watch
             events += watch.step(info, now)
+            if watch.fed is not None:
+                self._feed.append(watch.fed)
         for gone in set(self.watches) - seen:
             del self.watches[gone]
             self.store.forget_panes(self.name, self.watches)
         return events
+
+    def take_feed(self) -> list[FeedBatch]:
+        feed, self._feed = self._feed, []
+        return feed
 
     def records(self, now: float) -> Sequence[PaneRecord]:
         out = []

@@ -12,7 +12,7 @@ from escalation.core.config import StatesConfig
 from escalation.core.events import Event, Kind, Severity, new_event, safe_text
 from escalation.core.memo import PaneMemo
 from escalation.core.redact import redact
-from escalation.core.store import PaneRecord
+from escalation.core.store import FeedBatch, PaneRecord
 from escalation.core.tmux import PaneInfo, Tmux
 from escalation.rules import Hit, RuleSet
 
@@ -107,6 +107,10 @@ class PaneWatch:
         self.quiet = 0
         self.dirty = True
         self._dead_unsettled: float | None = None
+        # None: the first step announces the pane to the feed's followers.
+        self._fed_command: str | None = None
+        # The lines of the last step for the line feed (redacted), or a command change.
+        self.fed: FeedBatch | None = None
 
     def step(self, info: PaneInfo, now: float) -> list[Event]:
         """Read the pane if it changed; events for new matching lines and state changes."""
@@ -127,6 +131,14 @@ class PaneWatch:
                 hits += self.matcher.flush()
         if delta is not None:
             self._look_at_screen(delta)
+        self.fed = None
+        if lines or info.current_command != self._fed_command:
+            self._fed_command = info.current_command
+            self.fed = FeedBatch(
+                ts=now, session=info.session, window=info.window_index, pane=info.pane_id,
+                target=info.target, command=info.current_command,
+                lines=tuple(redact(line) for line in lines),
+            )
         for hit in hits:
             events.append(
                 pane_event(
