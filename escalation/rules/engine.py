@@ -31,18 +31,11 @@ from .model import (
     clean_text,
     compile_pattern,
 )
+from .screen import frame_strip, region_rows
 
 __all__ = ["Matcher", "RuleSet", "load_rules"]
 
 _LINEAR = (Scope.LINE, Scope.BLOCK)
-_FRAME = "".join(chr(c) for c in range(0x2500, 0x2580)) + " \t"
-
-
-def _frame_strip(row: str) -> str:
-    """A screen row without surrounding blanks and box-drawing characters."""
-    return row[:MAX_LINE].strip(_FRAME)
-
-
 class _Compiled:
     """One rule with its patterns compiled."""
 
@@ -135,14 +128,29 @@ class RuleSet:
             texts += c.rule.patterns
             self._owner += [n] * len(c.rule.patterns)
         self._set = PatternSet(texts)
-        self._prompt = tuple(c for c in self._compiled if c.rule.scope is Scope.PROMPT)
-        self._busy = tuple(c for c in self._compiled if c.rule.scope is Scope.BUSY)
+        # Screen rules by priority (higher first), then in evaluation order.
+        def screen_rules(scope: Scope) -> tuple[_Compiled, ...]:
+            chosen = [c for c in self._compiled if c.rule.scope is scope]
+            return tuple(sorted(chosen, key=lambda c: -c.rule.priority))
+
+        self._prompt = screen_rules(Scope.PROMPT)
+        self._busy = screen_rules(Scope.BUSY)
 
     def __repr__(self) -> str:
         return f"RuleSet({len(self.rules)} rules from {', '.join(self.packs) or 'no packs'})"
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Each pack's `version` ("" for a pack without one), in evaluation order."""
+        return {r.pack: r.pack_version for r in self.rules}
+
+    @property
+    def screen_rules(self) -> tuple[Rule, ...]:
+        """PROMPT then BUSY rules in the order the screen is read (priority first)."""
+        return tuple(c.rule for c in (*self._prompt, *self._busy))
 
     @property
     def packs(self) -> tuple[str, ...]:
@@ -190,7 +198,7 @@ class RuleSet:
         for c in self._compiled:
             if c.rule.scope not in scopes:
                 continue
-            text = _frame_strip(line) if c.rule.scope not in _LINEAR else line
+            text = frame_strip(line) if c.rule.scope not in _LINEAR else line
             groups = c.fire(text)
             if groups is not None:
                 hits.append(c.hit(text, groups))
@@ -203,7 +211,7 @@ class RuleSet:
         for c in self._compiled:
             if not c.ignore:
                 continue
-            text = line if c.rule.scope in _LINEAR else _frame_strip(line)
+            text = line if c.rule.scope in _LINEAR else frame_strip(line)
             if any(p.matches(text) for p in c.patterns) and c.ignored(text):
                 vetoed.append(c.rule)
         return vetoed
@@ -221,17 +229,9 @@ class RuleSet:
     ) -> Hit | None:
         if not rules:
             return None
-        deepest = max(c.rule.window for c in rules)
-        rows: list[str] = []
-        for row in (partial, *reversed(screen)):
-            text = _frame_strip(row)
-            if text:
-                rows.append(text)
-                if len(rows) >= deepest:
-                    break
         for c in rules:
-            for text in reversed(rows[: c.rule.window]):  # the topmost row: the question
-                groups = c.fire(text)
+            for _n, text in reversed(region_rows(c.rule, screen, partial)):
+                groups = c.fire(text)  # the topmost row first: the question above a menu
                 if groups is not None:
                     return c.hit(text, groups)
         return None
