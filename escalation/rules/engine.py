@@ -135,6 +135,8 @@ class RuleSet:
 
         self._prompt = screen_rules(Scope.PROMPT)
         self._busy = screen_rules(Scope.BUSY)
+        # One pass of a re2 Set per row says which screen rules may fire on it.
+        self._screen_sets = {id(rules): _prefilter(rules) for rules in (self._prompt, self._busy)}
 
     def __repr__(self) -> str:
         return f"RuleSet({len(self.rules)} rules from {', '.join(self.packs) or 'no packs'})"
@@ -229,12 +231,34 @@ class RuleSet:
     ) -> Hit | None:
         if not rules:
             return None
-        for c in rules:
-            for _n, text in reversed(region_rows(c.rule, screen, partial)):
-                groups = c.fire(text)  # the topmost row first: the question above a menu
+        pset, owners = self._screen_sets[id(rules)]
+        may: dict[str, set[int]] = {}
+        regions: dict[tuple[object, int], list[tuple[int, str]]] = {}
+        for n, c in enumerate(rules):
+            key = (c.rule.region, c.rule.window)
+            rows = regions.get(key)
+            if rows is None:
+                rows = regions[key] = region_rows(c.rule, screen, partial)
+            for _i, text in reversed(rows):  # the topmost row first: the question above a menu
+                fits = may.get(text)
+                if fits is None:
+                    fits = may[text] = {owners[j] for j in pset.match(text)}
+                if n not in fits:
+                    continue
+                groups = c.fire(text)
                 if groups is not None:
                     return c.hit(text, groups)
         return None
+
+
+def _prefilter(rules: Sequence[_Compiled]) -> tuple[PatternSet, list[int]]:
+    """A Set of every pattern of `rules`, and for each pattern the index of its rule."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for n, c in enumerate(rules):
+        texts += c.rule.patterns
+        owners += [n] * len(c.rule.patterns)
+    return PatternSet(texts), owners
 
 
 @attrs.define
