@@ -12,6 +12,7 @@ from escalation.core.config import StatesConfig
 from escalation.core.events import Event, Kind, Severity, new_event, safe_text
 from escalation.core.memo import PaneMemo
 from escalation.core.redact import redact
+from escalation.core.sanitize import sanitize
 from escalation.core.store import FeedBatch, PaneRecord
 from escalation.core.tmux import PaneInfo, Tmux
 from escalation.rules import Hit, RuleSet
@@ -119,11 +120,15 @@ class PaneWatch:
         events: list[Event] = []
         lines: Sequence[str] = delta.lines if delta is not None else ()
         hits: list[Hit] = []
+        redacted: list[str] = []
         if lines:
             self.quiet = 0
             hits += self.matcher.feed(lines)
+            redacted = [redact(line) for line in lines]
             # Only the last RECENT_LINES are kept: make only those safe.
-            self.recent.extend(safe_text(line) for line in lines[-RECENT_LINES:] if line.strip())
+            self.recent.extend(
+                sanitize(line) for line in redacted[-RECENT_LINES:] if line.strip()
+            )
             self.dirty = True
         else:
             self.quiet += 1
@@ -137,7 +142,7 @@ class PaneWatch:
             self.fed = FeedBatch(
                 ts=now, session=info.session, window=info.window_index, pane=info.pane_id,
                 target=info.target, command=info.current_command,
-                lines=tuple(redact(line) for line in lines),
+                lines=tuple(redacted),
             )
         for hit in hits:
             events.append(
