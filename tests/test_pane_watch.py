@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import libtmux
 import pytest
 from libtmux.test.retry import retry_until
 
+from assistants.pane.foreground import foreground_command
 from assistants.pane.watch import PaneWatch
 from escalation.core.config import StatesConfig
 from escalation.core.events import Event, Kind
@@ -148,3 +151,21 @@ def test_what_is_stored_of_a_pane_holds_no_secret_and_resumes_without_repeats(
     driver.type("echo 'Error: second failure'")
     retry_until(lambda: any(e.rule == "generic.error_line" for e in
                             resumed.step(driver.info(), driver.now + 2)), 8)
+
+
+def test_a_script_run_by_the_shell_is_a_running_command_not_a_prompt(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    script = tmp_path / "build.sh"
+    script.write_text("echo building; sleep 30\n")
+    session = server.new_session("build", window_command="bash --norc --noprofile")
+    pane = session.active_window.active_pane
+    assert pane is not None
+    pane.send_keys(f"bash {script}", enter=True)
+    retry_until(lambda: "building" in "\n".join(pane.capture_pane()), 5)
+    pane_pid = int(pane.pane_pid or 0)
+    command = str(pane.pane_current_command)
+    assert command == "bash"  # what tmux says
+    assert foreground_command(command, pane_pid) == f"bash {script}"
+    pane.send_keys("C-c", enter=False)
+    retry_until(lambda: foreground_command("bash", pane_pid) == "bash", 5)

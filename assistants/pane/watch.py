@@ -17,6 +17,7 @@ from escalation.core.store import FeedBatch, PaneRecord
 from escalation.core.tmux import PaneInfo, Tmux
 from escalation.rules import Hit, RuleSet
 
+from .foreground import foreground_command
 from .new_lines import Capture, Delta
 from .reader import PaneReader
 from .state import Observation, PaneState, StateTracker
@@ -108,6 +109,7 @@ class PaneWatch:
         self.quiet = 0
         self.dirty = True
         self._dead_unsettled: float | None = None
+        self.command = info.current_command  # the foreground command, a shell's job included
         # None: the first step announces the pane to the feed's followers.
         self._fed_command: str | None = None
         # The lines of the last step for the line feed (redacted), or a command change.
@@ -137,11 +139,13 @@ class PaneWatch:
         if delta is not None:
             self._look_at_screen(delta)
         self.fed = None
-        if lines or info.current_command != self._fed_command:
-            self._fed_command = info.current_command
+        command = foreground_command(info.current_command, info.pid)
+        self.command = command
+        if lines or command != self._fed_command:
+            self._fed_command = command
             self.fed = FeedBatch(
                 ts=now, session=info.session, window=info.window_index, pane=info.pane_id,
-                target=info.target, command=info.current_command,
+                target=info.target, command=command,
                 lines=tuple(redacted),
             )
         for hit in hits:
@@ -174,7 +178,7 @@ class PaneWatch:
             screen_changed=bool(delta is not None and delta.changed),
             prompt=self.prompt,
             busy=self.busy,
-            command=info.current_command,
+            command=command,
             dead=dead,
             dead_status=info.dead_status,
             crash_seen=any("crash" in h.rule.tags for h in hits),
@@ -214,7 +218,7 @@ class PaneWatch:
             pane=self.info.pane_id,
             session=self.info.session,
             target=self.info.target,
-            command=self.info.current_command,
+            command=self.command,
             state=state.value if state is not None else "unknown",
             since=self.tracker.since if self.tracker.since is not None else now,
             updated=now,
