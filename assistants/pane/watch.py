@@ -182,6 +182,7 @@ class PaneWatch:
             dead=dead,
             dead_status=info.dead_status,
             crash_seen=any("crash" in h.rule.tags for h in hits),
+            serving=any("serving" in h.rule.tags for h in hits),
             dead_signal=info.dead_signal,
         )
         change = self.tracker.observe(obs)
