@@ -12,7 +12,7 @@ import pytest
 from libtmux.test.retry import retry_until
 
 from assistants.pane.foreground import foreground_command
-from assistants.pane.watch import PaneWatch
+from assistants.pane.watch import PaneWatch, coalesce
 from escalation.core.config import StatesConfig
 from escalation.core.events import Event, Kind
 from escalation.core.paths import conf_dir
@@ -169,3 +169,19 @@ def test_a_script_run_by_the_shell_is_a_running_command_not_a_prompt(
     assert foreground_command(command, pane_pid) == f"bash {script}"
     pane.send_keys("C-c", enter=False)
     retry_until(lambda: foreground_command("bash", pane_pid) == "bash", 5)
+
+
+def test_one_event_per_line_rule_per_read_with_the_rest_as_detail() -> None:
+    # npm 6 failing a script (tests/corpus/build): every line is an error line of one failure.
+    lines = [
+        "npm ERR! code ELIFECYCLE",
+        "npm ERR! errno 1",
+        "npm ERR! app@1.0.0 build: `webpack`",
+        "npm ERR! Exit status 1",
+    ]
+    hits = RULES.matcher().feed(lines)
+    grouped = coalesce(hits)
+    assert len(hits) == 4 and len(grouped) == 1
+    first, more = grouped[0]
+    assert first.line == "npm ERR! code ELIFECYCLE"
+    assert [h.line for h in more] == lines[1:]

@@ -15,14 +15,14 @@ from escalation.core.redact import redact
 from escalation.core.sanitize import sanitize
 from escalation.core.store import FeedBatch, PaneRecord
 from escalation.core.tmux import PaneInfo, Tmux
-from escalation.rules import Hit, RuleSet
+from escalation.rules import Hit, RuleSet, Scope
 
 from .foreground import foreground_command
 from .new_lines import Capture, Delta
 from .reader import PaneReader
 from .state import Observation, PaneState, StateTracker
 
-__all__ = ["PaneWatch", "masked", "pane_event"]
+__all__ = ["PaneWatch", "coalesce", "masked", "pane_event"]
 
 RECENT_LINES = 200
 # Quiet ticks after which a block still open (a traceback cut short) is ended.
@@ -68,6 +68,25 @@ def pane_event(
         detail=detail,
         line=line,
     )
+
+
+def coalesce(hits: Sequence[Hit]) -> list[tuple[Hit, list[Hit]]]:
+    """One event per line rule per read: the first hit, and the later ones of the same rule.
+
+    `npm ERR!` ten times, or every line of one compiler run, is one thing for the PM; the
+    event names the first line and carries the others as its detail.
+    """
+    out: list[tuple[Hit, list[Hit]]] = []
+    first: dict[str, list[Hit]] = {}
+    for hit in hits:
+        if hit.rule.scope is Scope.LINE and hit.rule.id in first:
+            first[hit.rule.id].append(hit)
+            continue
+        more: list[Hit] = []
+        if hit.rule.scope is Scope.LINE:
+            first[hit.rule.id] = more
+        out.append((hit, more))
+    return out
 
 
 class PaneWatch:
@@ -148,7 +167,12 @@ class PaneWatch:
                 target=info.target, command=command,
                 lines=tuple(redacted),
             )
-        for hit in hits:
+        for hit, more in coalesce(hits):
+            detail = "\n".join(hit.lines) if len(hit.lines) > 1 else ""
+            text = hit.message
+            if more:
+                text += f" (+{len(more)} more like it)"
+                detail = "\n".join(h.line for h in (hit, *more))
             events.append(
                 pane_event(
                     info,
@@ -157,8 +181,8 @@ class PaneWatch:
                     rule=hit.rule.id,
                     severity=hit.rule.severity,
                     kind=Kind.PATTERN,
-                    text=hit.message,
-                    detail="\n".join(hit.lines) if len(hit.lines) > 1 else "",
+                    text=text,
+                    detail=detail,
                     line=hit.line,
                 )
             )
