@@ -9,6 +9,7 @@ state.  node_exporter reads only files that end in `.prom`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from .core.store import AlertState, Store
 __all__ = ["INTERVAL", "MetricsFile"]
 
 INTERVAL = 15.0
+
+_log = logging.getLogger(__name__)
 
 
 class _Snapshot(Collector):
@@ -42,13 +45,25 @@ class MetricsFile:
         self._written = float("-inf")
         self._pids: dict[str, int] = {}
         self._restarts: dict[str, int] = {}
+        self._failing = ""
 
     def maybe_write(self, now: float) -> bool:
-        """Write if `INTERVAL` has passed since the last write; True if it wrote."""
+        """Write if `INTERVAL` has passed since the last write; True if it wrote.
+
+        A file that cannot be written is logged (once until it can be) and tried again later.
+        """
         if now - self._written < INTERVAL:
             return False
         self._written = now
-        self.write(now)
+        try:
+            self.write(now)
+        except OSError as exc:
+            reason = f"cannot write the metrics file {self.path}: {exc.strerror or exc}"
+            if reason != self._failing:
+                _log.warning("%s", reason)
+            self._failing = reason
+            return False
+        self._failing = ""
         return True
 
     def write(self, now: float) -> None:
