@@ -7,6 +7,8 @@ written to the store as assistants write them.  The whole stack is in test_e2e_a
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from escalation.core.paths import StewardHome
 from escalation.core.silence import Silence
 from escalation.core.store import AlertState, Heartbeat, PaneRecord, Store
 from escalation.daemon import Daemon
+from escalation.metrics import MetricsFile
 from escalation.sinks.alertmanager import AlertmanagerSink, Result, alert_notice
 from escalation.sinks.base import Sink
 
@@ -128,6 +131,33 @@ def test_an_escalation_is_an_alert_with_its_labels_and_an_ack_resolves_it(
         time.sleep(0.05)
     assert alertmanager.alerts() == []
     assert daemon.store.alerts()[0].state is AlertState.CLOSED
+
+
+def _state(store: Store, rule: str, severity: Severity) -> Event:
+    event = new_event(
+        ts=time.time(), session="agents", window="0", pane="%7", target="agents:0.0",
+        assistant="session:agents", rule=rule, severity=severity, kind=Kind.STATE,
+        text=f"{rule} in agents:0.0",
+    )
+    return store.add_events([event])[0]
+
+
+def test_an_answered_prompt_resolves_its_alert_and_info_is_never_posted(
+    tmp_path: Path, socket_name: str, alertmanager: Alertmanager, daemons: list[Daemon]
+) -> None:
+    daemon = _daemon(tmp_path, socket_name, alertmanager.url)
+    daemons.append(daemon)
+    waiting = _state(daemon.store, "state.waiting_input", Severity.WARNING)
+    _until(daemon, lambda: alertmanager.alerts(alertname="state.waiting_input"), 10)
+    assert alertmanager.alerts()[0]["labels"]["severity"] == "warning"
+    # The prompt is answered: the pane is active again, which resolves the waiting event.
+    _state(daemon.store, "state.active", Severity.INFO)
+    _until(daemon, lambda: not alertmanager.alerts(), 10)
+    assert waiting.id is not None
+    stored = daemon.store.event(waiting.id)
+    assert stored is not None and stored.status.value == "resolved"
+    # Below min_severity (warning): the info event opened no alert.
+    assert [dict(a.labels)["alertname"] for a in daemon.store.alerts()] == ["state.waiting_input"]
 
 
 def test_a_silence_in_steward_resolves_the_alert(
@@ -267,6 +297,22 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert backoff(9, 5.0) == 5.0
 
 
+def test_steward_check_refuses_a_bad_alertmanager_url_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "steward.toml"
+    path.write_text('[alertmanager]\nurl = "localhost:9093"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor", "check"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "STEWARD_CONFIG": str(path),
+             "STEWARD_HOME": str(tmp_path / "home")},
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"steward: {path}: alertmanager.url: must be an http:// or https:// URL with a host,"
+        " not 'localhost:9093'"
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "key", "reason"),
     [
@@ -339,3 +385,22 @@ def test_the_metrics_textfile_parses(
     assert daemon.metrics.maybe_write(time.time() + 15.0)
     text = textfile.read_text()
     assert 'steward_assistant_restarts_total{assistant="session:api"} 1.0' in text
+
+
+def test_an_unwritable_metrics_file_is_logged_once_and_the_daemon_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    store = Store(tmp_path / "steward.db")
+    try:
+        metrics = MetricsFile(blocker / "steward.prom", store)
+        assert not metrics.maybe_write(100.0)
+        assert not metrics.maybe_write(115.0)
+        warnings = [r for r in caplog.records if "cannot write the metrics file" in r.message]
+        assert len(warnings) == 1
+        blocker.unlink()
+        assert metrics.maybe_write(130.0)
+        assert (blocker / "steward.prom").exists()
+    finally:
+        store.close()
