@@ -7,7 +7,8 @@ later event with the same labels joins the open alert.  Each step, the feed ends
 whose events were acknowledged or resolved or that a silence now covers, gives the sink what is
 due (new, ended, or open for `resend_interval` since its last post), and records the answers:
 a failed post is retried after 1, 2, 4 ... seconds (at most 30 s or the resend interval), a
-rejected one is logged once and dropped.  All of it is in the store, so it outlives the daemon.
+rejected one is logged once and dropped.  An event the ladder raises to critical ends its
+alert and opens a critical one.  All of it is in the store, so it outlives the daemon.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 
+import attrs
+
 from .core.config import AlertmanagerConfig
 from .core.events import Event, Kind, Severity, Status
+from .core.notice import Notice
 from .core.sanitize import sanitize
 from .core.silence import Silence
 from .core.store import AlertRecord, AlertState, Store
@@ -118,6 +122,31 @@ class AlertFeed:
         record = alert_for(event, host=self.host, labels=self.config.labels,
                            tmux_args=self.tmux_args, now=now)
         return self.store.open_alert(record, event.id)
+
+    def escalated(self, notice: Notice, now: float) -> int:
+        """The ladder raised events to critical: their alerts become critical ones.
+
+        The error alert ends and a critical one (same start) opens, so that a route on
+        `severity="critical"` sees it.  Returns how many critical alerts opened.
+        """
+        parts = notice.key.split(":")
+        if len(parts) < 2 or parts[1] != "escalate":
+            return 0
+        opened = 0
+        for event_id in notice.event_ids:
+            event = self.store.event(event_id)
+            if event is None or event.status is not Status.DELIVERED:
+                continue
+            if event.severity < self._min or event.severity >= Severity.CRITICAL:
+                continue
+            before = alert_for(event, host=self.host, labels=self.config.labels,
+                               tmux_args=self.tmux_args, now=now)
+            raised = attrs.evolve(event, severity=Severity.CRITICAL)
+            after = alert_for(raised, host=self.host, labels=self.config.labels,
+                              tmux_args=self.tmux_args, now=now)
+            self.store.end_alert(before.key, now)
+            opened += self.store.open_alert(after, event_id)
+        return opened
 
     def step(self, now: float, silences: Sequence[Silence] = ()) -> None:
         """End what was answered, record the worker's answers, post what is due."""

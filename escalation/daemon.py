@@ -172,6 +172,8 @@ class Daemon:
         acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
         for notice in self.policy.tick(now, acked=acked, silences=silences):
             self.deliver(notice)
+            if self.alerts is not None:
+                self.alerts.escalated(notice, now)
         for sink in self.sinks.values():
             sink.flush()
         if self.alerts is not None:

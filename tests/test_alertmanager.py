@@ -29,26 +29,30 @@ from escalation.core.silence import Silence
 from escalation.core.store import AlertState, Heartbeat, PaneRecord, Store
 from escalation.daemon import Daemon
 from escalation.metrics import MetricsFile
-from escalation.sinks.alertmanager import AlertmanagerSink, Result, alert_notice
+from escalation.sinks.alertmanager import AlertmanagerSink, Result, alert_notice, rfc3339
 from escalation.sinks.base import Sink
 
 HOST = "build-1"
 
 
-def _config(tmp: Path, socket_name: str, body: str) -> Path:
+def _config(tmp: Path, socket_name: str, body: str, *, desktop: bool = False) -> Path:
     path = tmp / "steward.toml"
     path.write_text(
-        f'[tmux]\nsocket_name = "{socket_name}"\n[notify]\ndesktop = false\n' + body
+        f'[tmux]\nsocket_name = "{socket_name}"\n'
+        f"[notify]\ndesktop = {str(desktop).lower()}\n" + body
     )
     return path
 
 
-def _daemon(tmp: Path, socket_name: str, url: str, extra: str = "") -> Daemon:
+def _daemon(
+    tmp: Path, socket_name: str, url: str, extra: str = "", *, desktop: bool = False
+) -> Daemon:
     path = _config(
         tmp,
         socket_name,
         f'[alertmanager]\nurl = "{url}"\nresend_interval = 2.0\ntimeout = 2.0\n'
         f'labels = {{ team = "shop", host = "{HOST}" }}\n' + extra,
+        desktop=desktop,
     )
     return Daemon(load_config(path), StewardHome(root=tmp / "home").ensure())
 
@@ -158,6 +162,25 @@ def test_an_answered_prompt_resolves_its_alert_and_info_is_never_posted(
     assert stored is not None and stored.status.value == "resolved"
     # Below min_severity (warning): the info event opened no alert.
     assert [dict(a.labels)["alertname"] for a in daemon.store.alerts()] == ["state.waiting_input"]
+
+
+def test_an_error_the_ladder_raises_becomes_a_critical_alert(
+    tmp_path: Path, socket_name: str, alertmanager: Alertmanager, daemons: list[Daemon]
+) -> None:
+    # The ladder climbs for errors routed to the desktop; no bus here, so none is shown.
+    daemon = _daemon(tmp_path, socket_name, alertmanager.url,
+                     "[policy]\nrenotify_after = 60.0\nescalate_after = 1.0\n", desktop=True)
+    daemons.append(daemon)
+    event = _error(daemon.store)
+    _until(daemon, lambda: alertmanager.alerts(severity="error"), 10)
+    _until(daemon, lambda: alertmanager.alerts(severity="critical"), 10)
+    _until(daemon, lambda: not alertmanager.alerts(severity="error"), 10)
+    (alert,) = alertmanager.alerts()
+    assert alert["labels"]["fingerprint"] == event.fingerprint
+    assert alert["startsAt"] == rfc3339(event.ts)
+    assert event.id is not None
+    daemon.store.ack(ids=[event.id])
+    _until(daemon, lambda: not alertmanager.alerts(), 10)
 
 
 def test_a_silence_in_steward_resolves_the_alert(
