@@ -204,6 +204,6 @@ class AlertFeed:
             self._tell(f"Alertmanager at {self.sink.where} takes alerts again", Severity.INFO)
 
     def _tell(self, text: str, severity: Severity) -> None:
-        _log.warning("%s", text)
+        _log.log(logging.WARNING if severity >= Severity.WARNING else logging.INFO, "%s", text)
         if self._note is not None:
             self._note(text, severity)
