@@ -119,7 +119,8 @@ def test_an_escalation_is_an_alert_with_its_labels_and_an_ack_resolves_it(
     assert alert["startsAt"].startswith(time.strftime("%Y-%m-%dT", time.gmtime(event.ts)))
     assert alert["status"]["state"] == "active"
 
-    # Re-posted every resend_interval while open.
+    # Re-posted every resend_interval while open (once the first answer is recorded).
+    _until(daemon, lambda: daemon.store.alerts()[0].posted_at is not None, 5)
     first = daemon.store.alerts()[0].posted_at
     assert first is not None
     _until(daemon, lambda: (daemon.store.alerts()[0].posted_at or 0) > first + 1.5, 10)
