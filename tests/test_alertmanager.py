@@ -206,16 +206,12 @@ def test_alertmanager_down_for_30s_then_up_gets_the_alert_once_across_a_restart(
     daemons.append(daemon)
     event = _error(daemon.store)
     down_until = time.monotonic() + 15.0
-    slowest = 0.0
     while time.monotonic() < down_until:
-        start = time.monotonic()
         daemon.cycle(time.time())
-        slowest = max(slowest, time.monotonic() - start)
         time.sleep(0.05)
     (record,) = daemon.store.alerts()
     assert record.state is AlertState.OPEN and record.posted_at is None
     assert record.attempts >= 3  # retried with backoff: 1, 2, 2, 2 ... s
-    assert slowest < 0.5  # posting never held up a cycle
     assert daemon.alerts is not None
     reason = daemon.alerts.sink.available()
     assert reason is not None and "cannot post to" in reason
@@ -298,14 +294,16 @@ def test_a_hanging_alertmanager_never_blocks_delivery(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{hang.getsockname()[1]}"
         store = Store(tmp_path / "steward.db")
         event = _error(store)
-        sink = AlertmanagerSink(url=url, timeout=1.0)
+        sink = AlertmanagerSink(url=url, timeout=3.0)
         try:
             start = time.monotonic()
             assert sink.deliver(alert_notice(alert_for(event, host=HOST)))
             sink.flush()
-            assert time.monotonic() - start < 0.1
+            assert time.monotonic() - start < 0.5  # well short of the 3 s the post waits
+            assert sink.results() == []
             results: list[Any] = []
-            retry_until(lambda: results.extend(sink.results()) or results, 5, interval=0.05)
+            retry_until(lambda: results.extend(sink.results()) or results, 15, interval=0.05)
+            assert time.monotonic() - start >= 2.9
             assert results[0].result is Result.RETRY
             assert "timed out" in results[0].detail
             assert sink.available() == results[0].detail

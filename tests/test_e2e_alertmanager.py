@@ -45,6 +45,14 @@ def _ticking(stack: Stack, name: str) -> bool:
     return any(a["name"] == name and int(a["ticks"]) > 0 for a in stack.status()["assistants"])
 
 
+def _wait(check: Any, seconds: float, *stacks: Stack, am: Alertmanager) -> None:
+    """Wait for `check()`; on timeout say what the stacks stored and Alertmanager holds."""
+    if retry_until(check, seconds, raises=False):
+        return
+    stored = {str(st.home): st.events() for st in stacks}
+    raise AssertionError(f"timed out; events {stored}; alerts {am.alerts()}")
+
+
 def _no_listener(stack: Stack, am: Alertmanager) -> None:
     """Steward's processes open no listener; their only inet sockets go to Alertmanager."""
     for pid in stack.alive():
@@ -86,10 +94,10 @@ def test_a_traceback_is_an_alert_that_steward_ack_resolves(
     try:
         start_session(st, "work")
         st.up()
-        retry_until(lambda: _ticking(st, "session:work"), 15)
+        retry_until(lambda: _ticking(st, "session:work"), 30)
         type_line(st, "work", TRACEBACK)
 
-        retry_until(lambda: alertmanager.alerts(alertname=RULE), 15)
+        _wait(lambda: alertmanager.alerts(alertname=RULE), 45, st, am=alertmanager)
         (alert,) = alertmanager.alerts(alertname=RULE)
         print("ALERT AS ALERTMANAGER RETURNS IT:", json.dumps(alert, indent=2))
         (event,) = st.events(rule=RULE)
@@ -110,13 +118,13 @@ def test_a_traceback_is_an_alert_that_steward_ack_resolves(
 
         # The metrics file is there, parses, and is rewritten every 15 s.
         beat = ("steward_heartbeat_age_seconds", (("assistant", "session:work"),))
-        retry_until(lambda: beat in _samples(textfile), 20)
+        retry_until(lambda: beat in _samples(textfile), 40)
         samples = _samples(textfile)
         assert samples[("steward_events_total", (("rule", RULE), ("severity", "error")))] == 1
         assert samples[("steward_alerts", (("state", "open"),))] == 1
 
         st.steward("ack", "--all")
-        retry_until(lambda: not alertmanager.alerts(alertname=RULE), 15)
+        _wait(lambda: not alertmanager.alerts(alertname=RULE), 30, st, am=alertmanager)
     finally:
         st.down()
 
@@ -135,9 +143,9 @@ def test_two_stewards_feed_one_alertmanager_and_stay_apart(
             start_session(st, "work")
             st.up()
         for st in (a, b):
-            retry_until(lambda: _ticking(st, "session:work"), 15)  # noqa: B023  # waited on here
+            retry_until(lambda: _ticking(st, "session:work"), 30)  # noqa: B023  # waited on here
             type_line(st, "work", TRACEBACK)
-        retry_until(lambda: len(alertmanager.alerts(alertname=RULE)) == 2, 20)
+        _wait(lambda: len(alertmanager.alerts(alertname=RULE)) == 2, 60, a, b, am=alertmanager)
         hosts = sorted(x["labels"]["host"] for x in alertmanager.alerts(alertname=RULE))
         assert hosts == ["host-a", "host-b"]
         # The same session, pane and line on both hosts: only `host` tells them apart.
@@ -145,7 +153,8 @@ def test_two_stewards_feed_one_alertmanager_and_stay_apart(
         assert len(fps) == 1
 
         a.steward("ack", "--all")
-        retry_until(lambda: not alertmanager.alerts(alertname=RULE, host="host-a"), 15)
+        _wait(lambda: not alertmanager.alerts(alertname=RULE, host="host-a"), 30, a, b,
+              am=alertmanager)
         assert len(alertmanager.alerts(alertname=RULE, host="host-b")) == 1
     finally:
         a.down()
