@@ -135,11 +135,21 @@ def test_go_run_ends_when_the_shell_is_back() -> None:
     assert [f.rule for f in findings] == ["qa.run_passed"]
 
 
-def test_failures_without_a_summary_make_no_finding() -> None:
+def test_a_runner_interrupted_before_its_summary_makes_no_finding() -> None:
+    qa = QAAnalyzer(RULES)
+    assert qa.feed(lines("unittest.txt", 0), 1.0, command="python") == []
+    assert qa.feed([], 2.0, command="bash") == []  # back at the prompt, no summary: Ctrl-C
+    assert qa.tick(2.0 + 10 * QUIET) == []
+    assert qa.history == ()
+
+
+def test_failures_printed_by_another_program_are_judged_once_they_settle() -> None:
+    # `cat build.log`: the lines reach the feed with the shell (or cat) in the foreground.
     qa = QAAnalyzer(RULES)
     assert qa.feed(lines("unittest.txt", 0), 1.0, command="bash") == []
-    assert qa.tick(1.0 + 10 * SETTLE) == []
-    assert qa.history == ()
+    assert qa.tick(1.0 + QUIET / 2) == []
+    findings = qa.tick(1.0 + QUIET)
+    assert [f.rule for f in findings] == ["qa.run_failed"]
 
 
 def test_one_line_names_at_most_three_tests() -> None:

@@ -63,6 +63,8 @@ class QAAnalyzer:
                 if self._run is not None:
                     self._run.last = max(self._run.last, now)
         exited = bool(command) and not is_test_runner(command)
+        if self._run is not None and command and not exited:
+            self._run.runner_seen = True
         if exited:
             for hit in self._matcher.flush():
                 self._take(hit, now, findings)
@@ -71,8 +73,11 @@ class QAAnalyzer:
             waits = run.runner in _AGGREGATING and last_hit and not exited
             if not waits and not self._matcher.pending:
                 self._close(now, findings)
-        elif run is not None and exited:
-            run.orphan = True  # the runner is gone and printed no summary
+        elif run is not None and exited and run.runner_seen:
+            # The runner went back to the shell without a summary: interrupted, not judged.
+            # Output from anything else (`cat build.log`, a CI log, a script) is judged once
+            # it settles, whatever the pane runs afterwards.
+            run.orphan = True
         return findings
 
     def tick(self, now: float) -> list[Finding]:

@@ -255,6 +255,7 @@ class _Run:
     complete: bool = False  # a summary, an outcome line or an empty-run line was seen
     sure: bool = False  # a line that alone shows a failure was seen
     orphan: bool = False  # the shell was back before any summary: not judged without one
+    runner_seen: bool = False  # a test runner was in the foreground while the run printed
     verdict: str = ""
     outcome: str = ""
     suites_failed: int = 0
