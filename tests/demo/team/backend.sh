@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The demo's backend developer: runs the test suite (red), fixes the bug, runs it again (green),
-# then leaves a shell.  Commands are echoed after a "$ " prompt, as an interactive shell shows them.
+# then leaves a shell.  Commands are echoed after a "$ " prompt, as an interactive shell shows them;
+# job control is on (set -m, once Steward watches) so that tmux sees each command in the foreground.
 set -u
 . "$(dirname "$0")/pace.sh"
 work=$DEMO_DIR/work/backend
 rm -rf "$work" && mkdir -p "$work" && cp "$(dirname "$0")"/backend/*.py "$(dirname "$0")"/backend/pytest.ini "$work"/
 cd "$work" || exit 1
 wait_for_go
+set -m
 run() { printf '$ %s\n' "$*"; "$@"; }
 run python -m pytest -q
 pace 12
