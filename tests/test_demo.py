@@ -24,7 +24,8 @@ PROBLEMS = {
     "backend tests red": ("ERROR", "backend:0.0", "qa.run_failed", "1 failed, 3 passed"),
     "backend tests green": ("backend:0.0", "qa.run_passed", "4 passed"),
     "rollout stalls": ("WARNING", "deploy:0.0", "deploy.rollout_stalled", 'deployment "api"'),
-    "rollout fails": ("ERROR", "deploy:0.0", 'deployment "api" exceeded its progress deadline'),
+    # deploy.rollout_deadline or generic.error_line: one fingerprint, whichever came first
+    "rollout fails": ("ERROR", "deploy:0.0", "api", "exceeded its progress deadline"),
     "agent at approval": ("WARNING", "agent:0.0", "Do you want to proceed?"),
     "build goes silent": ("WARNING", "build:0.0", "state.stalled"),
     "quiet goes idle": ("quiet:0.0", "state.idle"),
