@@ -4,6 +4,7 @@
 # job control is on (set -m, once Steward watches) so that tmux sees each command in the foreground.
 set -u
 . "$(dirname "$0")/pace.sh"
+PATH=$DEMO_VENV/bin:$PATH  # `python` is the venv's, with pytest
 work=$DEMO_DIR/work/backend
 rm -rf "$work" && mkdir -p "$work" && cp "$(dirname "$0")"/backend/*.py "$(dirname "$0")"/backend/pytest.ini "$work"/
 cd "$work" || exit 1
