@@ -4,14 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-# Debian packages: `make up` needs tmux (and venv for Python); the tests also build dbus-python and talk to a
-# notification server and Alertmanager.  .ci/system-packages installs the missing ones
-# (root, or sudo without a password) or names them and the command to run.
+# Debian packages: `make up` needs tmux (and venv for Python); the tests also build
+# dbus-python and talk to a notification server and Alertmanager. .ci/system-packages
+# installs the missing ones (root, or sudo without a password) or names them and the
+# command to run.
 RUNTIME_PACKAGES := tmux python3-venv
 TEST_PACKAGES := $(RUNTIME_PACKAGES) libnotify-bin dbus dbus-x11 libdbus-1-dev libglib2.0-dev \
 	pkg-config prometheus-alertmanager
 
-.PHONY: up down status test check lint typecheck bench clean demo demo-down screenshots \
+.PHONY: up down status test check lint typecheck bench eval clean demo demo-down screenshots \
 	system-runtime system-test
 
 system-runtime:
@@ -50,6 +51,10 @@ test: lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 check: test
+
+# Replays tests/corpus through real tmux panes with Steward at its defaults (several minutes).
+eval: $(VENV)/.dev
+	$(PY) tests/eval/corpus_eval.py $(EVAL_ARGS)
 
 bench: $(VENV)/.dev
 	$(PY) tests/bench/steward_bench.py

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from escalation.core.config import Config, load_config
-from escalation.core.errors import StewardError, UsageError
+from escalation.core.errors import StewardError, TmuxError, UsageError
 from escalation.core.events import Severity
 from escalation.core.paths import StewardHome, conf_dir
 from escalation.core.silence import Silence, parse_duration
 from escalation.core.store import Store
-from escalation.rules import RuleSet, load_rules, test_rule
+from escalation.core.tmux import Tmux
+from escalation.rules import RuleSet, explain, load_rules, test_rule
 from escalation.sinks.log import LogSink
 from escalation.tail import follow
 
@@ -102,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("file")
     tr.add_argument("--pack", help="one pack by name or path (default: every configured pack)")
     tr.add_argument("--json", action="store_true")
+    ex = command(sub, "explain", "which rule decides a pane's state, on which rows, and why",
+                 "steward explain api:0.1", "steward explain --file screen.txt")
+    ex.add_argument("target", nargs="?", help="a pane (session:window.pane) to capture")
+    ex.add_argument("--file", help="a saved screen or transcript instead of a live pane")
+    ex.add_argument("--json", action="store_true")
     sv = command(sub, "service", "a systemd user unit that starts Steward at login",
                  "steward service install", "steward service uninstall")
     sva = sv.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -252,6 +260,31 @@ def _service(home: StewardHome, config_file: str | None, args: argparse.Namespac
     return 0
 
 
+def _explain(config: Config, args: argparse.Namespace) -> int:
+    if (args.file is None) == (args.target is None):
+        raise UsageError("steward explain: give a pane TARGET or --file FILE (one of them)")
+    if args.file is not None:
+        try:
+            lines = Path(args.file).read_text(errors="replace").splitlines()
+        except OSError as exc:
+            raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
+    else:
+        tmux = Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
+        try:
+            lines = tmux.cmd("capture-pane", "-p", "-J", "-t", args.target)
+        except TmuxError as exc:
+            raise UsageError(f"steward explain: cannot read pane {args.target}: {exc}") from None
+    # The screen as a session assistant reads it; the lines against every pack.
+    session = all_rules(config).without("qa", "deploy")
+    report = explain(session, lines)
+    every = test_rule(all_rules(config), lines)
+    if args.json:
+        print(json.dumps({**report.to_json(), "lines": every.to_json()}))
+    else:
+        print(attrs.evolve(report, lines=every).render())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     home = StewardHome.from_env()
@@ -266,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
         return _test_rule(config, args)
     if cmd == "service":
         return _service(home, config_file, args)
+    if cmd == "explain":
+        return _explain(config, args)
     if cmd == "up":
         all_rules(config)  # a bad pack stops `up` before anything starts
         for line in lifecycle.up(config, home, config_file=config_file):

@@ -1,17 +1,18 @@
 """The SQLite event store (WAL): every event is written here before anything is delivered.
 
 `Store` is one connection; its parts are split by what they store: events and their
-deliveries, acks and silences, panes and heartbeats, summaries.
+deliveries, the line feed, acks and silences, panes and heartbeats, summaries.
 """
 
 from __future__ import annotations
 
 from .events import EventStore
+from .feed import FeedBatch
 from .marks import MarkStore
 from .panes import Heartbeat, PaneRecord, PaneStore
 from .summaries import SummaryStore
 
-__all__ = ["Heartbeat", "PaneRecord", "Store"]
+__all__ = ["FeedBatch", "Heartbeat", "PaneRecord", "Store"]
 
 
 class Store(EventStore, MarkStore, PaneStore, SummaryStore):
