@@ -187,9 +187,10 @@ class DeployAnalyzer:
                 continue
             rollout.warned = True
             what = f'deployment "{name}"' if name else "a rollout"
-            minutes = (now - rollout.since) / 60.0
+            quiet = now - rollout.since
+            took = f"{quiet:.0f} s" if quiet < 90 else f"{quiet / 60.0:.0f} min"
             findings.append(Finding(
                 rule=STALLED_RULE, severity=Severity.WARNING,
-                text=sanitize(f"{what} has not moved for {minutes:.0f} min: {rollout.progress}"),
+                text=sanitize(f"{what} has not moved for {took}: {rollout.progress}"),
             ))
         return findings

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -24,7 +25,7 @@ from escalation.rules import RuleSet, explain, load_rules, test_rule
 from escalation.sinks.log import LogSink
 from escalation.tail import follow
 
-from . import lifecycle
+from . import lifecycle, service
 from .reconciler import Reconciler, config_file_arg
 
 __all__ = ["main"]
@@ -37,58 +38,90 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
-        prog="steward", description="Watches tmux sessions and tells the PM what needs attention."
+        prog="steward",
+        description="Watches tmux sessions and tells the PM what needs attention.",
+        epilog="examples:\n  steward up\n  steward status\n  steward test-rule pane.txt"
+        "\n\nEvery command has --help with an example.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--config",
         help="your steward.toml (else $STEWARD_CONFIG, else ~/.config/steward/steward.toml)",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("up", help="start Steward in the background")
-    sub.add_parser("down", help="stop Steward and every assistant")
-    s = sub.add_parser("status", help="what runs, and every pane's state")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    def command(parent: Any, name: str, text: str, *examples: str) -> argparse.ArgumentParser:
+        lines = "\n".join(f"  {e}" for e in examples)
+        made: argparse.ArgumentParser = parent.add_parser(
+            name, help=text, description=text, epilog=f"example{'s' * (len(examples) > 1)}:"
+            f"\n{lines}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        return made
+
+    command(sub, "up", "start Steward in the background", "steward up",
+            "steward --config ~/steward-ci.toml up")
+    command(sub, "down", "stop Steward and every assistant", "steward down")
+    s = command(sub, "status", "what runs, and every pane's state", "steward status",
+                "steward status --json | jq '.panes[] | select(.state == \"stalled\")'")
     s.add_argument("--json", action="store_true")
-    t = sub.add_parser("tail", help="follow the aggregated log, coloured by severity")
+    t = command(sub, "tail", "follow the aggregated log, coloured by severity",
+                "steward tail -n 50 --min-severity warning")
     t.add_argument("-n", "--lines", type=int, default=20)
     t.add_argument("--min-severity", default="info", type=_severity)
     t.add_argument("--no-color", action="store_true")
-    e = sub.add_parser("events", help="events, oldest first")
+    e = command(sub, "events", "events, oldest first", "steward events --session api -n 20",
+                "steward events --json --since 1200")
     e.add_argument("--json", action="store_true")
     e.add_argument("--since", type=int, default=0, help="only events after this id")
     e.add_argument("--session")
     e.add_argument("-n", "--limit", type=int, default=None)
-    m = sub.add_parser("summary", help="executive summaries now")
+    m = command(sub, "summary", "executive summaries now", "steward summary api")
     m.add_argument("session", nargs="?")
     m.add_argument("--json", action="store_true")
-    a = sub.add_parser("ack", help="acknowledge events: stops their escalation")
+    a = command(sub, "ack", "acknowledge events: stops their escalation", "steward ack 41 42",
+                "steward ack --session deploy")
     a.add_argument("ids", nargs="*", type=int)
     a.add_argument("--session")
     a.add_argument("--all", action="store_true")
-    si = sub.add_parser("silence", help="silence rules or sessions for a while")
+    si = command(sub, "silence", "silence rules or sessions for a while",
+                 'steward silence add --session deploy --for 1h --comment "migrating"',
+                 "steward silence list", "steward silence rm 3")
     ss = si.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    add = ss.add_parser("add")
+    add = command(ss, "add", "silence a rule and/or a session for a while",
+                  'steward silence add --rule qa.run_failed --session ci --for 30m')
     add.add_argument("--rule", default="*")
     add.add_argument("--session", default="*")
     add.add_argument("--for", dest="duration", required=True, help="90s, 15m, 1h, 1d")
     add.add_argument("--comment", default="")
-    ls = ss.add_parser("list")
+    ls = command(ss, "list", "the silences in force", "steward silence list --json")
     ls.add_argument("--json", action="store_true")
-    rm = ss.add_parser("rm")
+    rm = command(ss, "rm", "end a silence now", "steward silence rm 3")
     rm.add_argument("id", type=int)
-    sub.add_parser("check", help="validate the config and rule packs; starts nothing")
-    tr = sub.add_parser("test-rule", help="which rule fires on which line of FILE")
+    command(sub, "check", "validate the config and rule packs; starts nothing", "steward check",
+            "steward --config ./steward.toml check")
+    tr = command(sub, "test-rule", "which rule fires on which line of FILE",
+                 "tmux capture-pane -p -J -S -500 -t api > pane.txt; steward test-rule pane.txt",
+                 "steward test-rule --pack ./my-rules.toml tests/samples/generic/errors.txt")
     tr.add_argument("file")
     tr.add_argument("--pack", help="one pack by name or path (default: every configured pack)")
     tr.add_argument("--json", action="store_true")
-    ex = sub.add_parser(
-        "explain", help="which rule decides a pane's state, on which rows, and why",
-        epilog="examples: steward explain api:0.1   steward explain --file screen.txt",
-    )
+    ex = command(sub, "explain", "which rule decides a pane's state, on which rows, and why",
+                 "steward explain api:0.1", "steward explain --file screen.txt")
     ex.add_argument("target", nargs="?", help="a pane (session:window.pane) to capture")
     ex.add_argument("--file", help="a saved screen or transcript instead of a live pane")
     ex.add_argument("--json", action="store_true")
-    sub.add_parser("reconcile", help=argparse.SUPPRESS)
+    sv = command(sub, "service", "a systemd user unit that starts Steward at login",
+                 "steward service install", "steward service uninstall")
+    sva = sv.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    for action, text in (("install", "write and enable ~/.config/systemd/user/steward.service"),
+                         ("uninstall", "stop, disable and remove the unit")):
+        one = command(sva, action, text, f"steward service {action}",
+                      f"steward service {action} --no-systemctl")
+        one.add_argument("--force", action="store_true",
+                         help="even over (or remove) a unit that steward did not write")
+        one.add_argument("--no-systemctl", action="store_true",
+                         help="only write or remove the file; do not run systemctl --user")
+    sub.add_parser("reconcile")  # circusd's, not the user's: no help line, so not listed
     return p
 
 
@@ -215,6 +248,18 @@ def _test_rule(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _service(home: StewardHome, config_file: str | None, args: argparse.Namespace) -> int:
+    path = service.unit_path()
+    systemctl = not args.no_systemctl
+    if args.action == "install":
+        unit = service.ServiceUnit.current(config_file, home, os.environ)
+        said = service.install(unit, path, force=args.force, systemctl=systemctl)
+    else:
+        said = service.uninstall(path, force=args.force, systemctl=systemctl)
+    print("\n".join(said))
+    return 0
+
+
 def _explain(config: Config, args: argparse.Namespace) -> int:
     if (args.file is None) == (args.target is None):
         raise UsageError("steward explain: give a pane TARGET or --file FILE (one of them)")
@@ -252,6 +297,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "test-rule":
         return _test_rule(config, args)
+    if cmd == "service":
+        return _service(home, config_file, args)
     if cmd == "explain":
         return _explain(config, args)
     if cmd == "up":

@@ -11,6 +11,9 @@ import _dbus
 import _stack
 import pytest
 
+# The demo's team (tests/demo/team/) has a test suite of its own that fails on purpose.
+collect_ignore = ["demo"]
+
 
 @pytest.fixture
 def steward_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

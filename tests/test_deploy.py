@@ -87,6 +87,17 @@ def test_a_stalled_rollout_warns_exactly_once() -> None:
     assert deploy.feed([_waiting()], STALL + 600) == []
 
 
+def test_a_stall_says_how_long_in_seconds_below_a_minute_and_a_half() -> None:
+    short = DeployAnalyzer(RULES, stalled_after=15.0)
+    short.feed([_waiting()], 0.0)
+    assert [f.text for f in short.tick(15.0)] == [
+        'deployment "solr" has not moved for 15 s: 0 out of 1 new replicas have been updated'
+    ]
+    long = DeployAnalyzer(RULES, stalled_after=180.0)
+    long.feed([_waiting()], 0.0)
+    assert "has not moved for 3 min:" in long.tick(180.0)[0].text
+
+
 def test_progress_restarts_the_clock_and_finishing_ends_it() -> None:
     deploy = DeployAnalyzer(RULES, stalled_after=STALL)
     deploy.feed([_waiting(done=0)], 0.0)
