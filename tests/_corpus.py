@@ -8,10 +8,12 @@ from pathlib import Path
 
 import attrs
 
+from assistants.__main__ import rules_for
 from assistants.replay import Replay, replay
+from escalation.core.config import load_config
 from escalation.core.events import Severity
 from escalation.core.paths import conf_dir
-from escalation.rules import RuleSet, load_rules
+from escalation.rules import RuleSet
 
 __all__ = [
     "CORPUS",
@@ -24,6 +26,7 @@ __all__ = [
 ]
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+_DEFAULTS = conf_dir() / "steward.toml"
 LABELS = ("escalate", "info", "none")
 
 
@@ -75,11 +78,10 @@ def load_corpus(root: Path = CORPUS) -> list[Transcript]:
 
 
 def rule_sets() -> tuple[RuleSet, RuleSet, RuleSet]:
-    """The session, QA and deploy rule sets of the default configuration."""
-    rules = conf_dir() / "rules"
-    packs = sorted(rules.glob("*.toml"))
-    session = load_rules([p for p in packs if p.stem not in ("qa", "deploy")])
-    return session, load_rules([rules / "qa.toml"]), load_rules([rules / "deploy.toml"])
+    """The session, QA and deploy rule sets of the default configuration, as live assistants
+    load them (so that a pack left out of the defaults is left out here too)."""
+    config = load_config(str(_DEFAULTS))
+    return rules_for(config, "session"), rules_for(config, "qa"), rules_for(config, "deploy")
 
 
 def judge(t: Transcript, sets: tuple[RuleSet, RuleSet, RuleSet]) -> Replay:

@@ -146,7 +146,7 @@ class PolicyConfig:
 class RulesConfig:
     """Rule packs by name (from conf/rules/) and extra pack files by path."""
 
-    packs: tuple[str, ...] = ("generic", "qa", "deploy", "agents")
+    packs: tuple[str, ...] = ("generic", "qa", "deploy", "agents", "build", "servers")
     files: tuple[str, ...] = ()
 
     def pack_paths(self) -> list[Path]:
