@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import attrs
 
 from escalation.core.config import StatesConfig
-from escalation.core.events import Event, Kind, Severity, new_event, safe_text
+from escalation.core.events import PANE_DEAD, Event, Kind, Severity, new_event, safe_text
 from escalation.core.memo import PaneMemo
 from escalation.core.redact import redact
 from escalation.core.store import PaneRecord
@@ -27,6 +27,7 @@ RECENT_LINES = 200
 _FLUSH_AFTER_QUIET = 1
 # Seconds a dead pane may go without an exit status before it counts as killed by a signal.
 DEAD_SETTLE = 3.0
+_ENDED = (PaneState.EXITED, PaneState.CRASHED)
 
 
 def masked(capture: Capture) -> Capture:
@@ -177,6 +178,7 @@ class PaneWatch:
                         severity=change.severity,
                         kind=Kind.STATE,
                         text=change.text,
+                        detail=PANE_DEAD if dead and change.new in _ENDED else "",
                     )
                 )
         return events

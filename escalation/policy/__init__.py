@@ -43,11 +43,14 @@ session is due, the session's errors due within half a `renotify_after` come alo
 reminded about twice per `renotify_after` at most.  Acknowledging or resolving an event stops it;
 while a silence matches it, its rungs are skipped.
 
-Inhibition and resolution.  After a STATE event "state.exited" or "state.crashed" of a pane, PATTERN
-events of that pane are suppressed until any other state event of it ("state.active", ...).  After a
-SYSTEM event "system.session_gone" (session named by `detail`, else its own session), PATTERN events
-of that session are suppressed until a state event of a live pane of it.  A state event of a pane
-whose rule is not "state.waiting_input" resolves that pane's open waiting_input events
+Inhibition and resolution.  Only a dead pane or a vanished session inhibits.  After a STATE
+event "state.exited" or "state.crashed" of a pane whose detail is `PANE_DEAD` (tmux's
+`pane_dead`), PATTERN events of that pane are suppressed until any other state event of it
+("state.active", ...).  A command that returned to its shell ("exited" without `PANE_DEAD`)
+inhibits nothing: the next command's errors are news.  After a SYSTEM event
+"system.session_gone" (session named by `detail`, else its own session), PATTERN events of that
+session are suppressed until a state event of a live pane of it.  A state event of a pane whose
+rule is not "state.waiting_input" resolves that pane's open waiting_input events
 (`Decision.resolved`) and stops their ladder; it also ends the cooldown of the pane's other states,
 so a pane that comes back to a state is told again.  These take effect even for silenced events.
 
@@ -63,7 +66,7 @@ from collections.abc import Collection, Iterable, Sequence
 import attrs
 
 from ..core.config import NotifyConfig, PMConfig, PolicyConfig
-from ..core.events import Event, Kind, Severity, Status
+from ..core.events import PANE_DEAD, Event, Kind, Severity, Status
 from ..core.notice import Channel, Notice
 from ..core.silence import Silence
 from . import text
@@ -234,7 +237,7 @@ class Policy:
             self._gone.add(event.detail or event.session)
         if event.kind is not Kind.STATE:
             return ()
-        if event.rule in EXITED:
+        if event.rule in EXITED and event.detail == PANE_DEAD:
             self._dead[pane] = event.rule
         else:
             self._dead.pop(pane, None)
@@ -266,7 +269,7 @@ class Policy:
             return None
         pane = _pane(event)
         if pane in self._dead:
-            return f"pane:{pane}", f"inhibited: {event.target} {self._dead[pane]}"
+            return f"pane:{pane}", f"inhibited: {event.target} is dead, {self._dead[pane]}"
         if event.session in self._gone:
             return f"session:{event.session}", f"inhibited: session {event.session} is gone"
         return None
