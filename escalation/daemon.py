@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import signal
@@ -9,17 +10,19 @@ import time
 from types import FrameType
 
 from .core.config import Config
+from .core.errors import StewardError
 from .core.events import Event, Kind, Severity, Status
 from .core.notice import Channel, Notice
 from .core.paths import StewardHome
 from .core.silence import Silence
 from .core.store import Store
 from .core.tmux import Tmux
-from .policy import Policy
+from .policy import Decision, Policy
 from .sinks.base import Sink
 from .sinks.desktop import DesktopSink
 from .sinks.log import NOTE_RULE, LogSink
 from .sinks.pm import DisplaySink, KeysSink
+from .upkeep import Upkeep
 
 __all__ = ["Daemon"]
 
@@ -28,6 +31,11 @@ log = logging.getLogger(__name__)
 POLL = 0.1
 SILENCE_REFRESH = 1.0
 DESKTOP_RECHECK = 60.0
+# A cycle that failed (the store cannot be written: disk full, locked) is tried again after this.
+FAULT_RETRY = 1.0
+# Log lines that could not be written, kept to write again (the oldest go beyond this).
+LOG_RETRY_MAX = 10000
+SESSION_GONE = "system.session_gone"
 
 
 class Daemon:
@@ -58,6 +66,11 @@ class Daemon:
         self._silences: list[Silence] = []
         self._silences_at = 0.0
         self._running = True
+        self.upkeep = Upkeep(self.store, self.tmux, config.store)
+        self._ack_cursor = self.store.ack_cursor()
+        self._log_retry: collections.deque[Notice] = collections.deque(maxlen=LOG_RETRY_MAX)
+        self._fault: str | None = None
+        self._undecided: dict[int, Decision] = {}  # offered, not yet recorded as decided
 
     # -- desktop availability -------------------------------------------------------------
 
@@ -106,7 +119,40 @@ class Daemon:
         except Exception:  # a sink must never take the daemon down; it is logged with its trace
             log.exception("sink %s failed on %s", notice.channel, notice.key)
             ok = False
+        if not ok and notice.channel is Channel.LOG:
+            self._log_retry.append(notice)  # the log is the record: write it when it can be
+            self._alert("log", f"cannot write the log {self.home.log_file}; its lines are kept"
+                        " and written when it can be")
         self.store.mark_delivered(notice.key, ok)
+
+    def _retry_log(self) -> None:
+        """Write the log lines that failed before, oldest first, until one fails again."""
+        while self._log_retry:
+            notice = self._log_retry[0]
+            if not self.log_sink.deliver(notice):
+                return
+            self._log_retry.popleft()
+            self.store.mark_delivered(notice.key, True)
+
+    def _alert(self, kind: str, text: str) -> None:
+        """Tell the PM of a fault of Steward's own by channels that need no disk, once an episode.
+
+        Nothing is claimed in the store (it may be what failed): the desktop and the PM
+        session's clients are told directly.
+        """
+        if self._fault == kind:
+            return
+        self._fault = kind
+        log.error("%s", text)
+        notice = Notice(key="", channel=Channel.DISPLAY, severity=Severity.CRITICAL,
+                        title="Steward: a fault of its own", body=text, rule=NOTE_RULE,
+                        ts=time.time())
+        for sink in (self.sinks.get(Channel.DISPLAY), self.desktop):
+            if sink is not None:
+                try:
+                    sink.deliver(notice)
+                except Exception:  # a fault report must never add a fault; logged with its trace
+                    log.exception("cannot report the fault through %s", sink.channel)
 
     def _summary(self, event: Event) -> None:
         notice = Notice(
@@ -135,25 +181,54 @@ class Daemon:
     def cycle(self, now: float) -> int:
         """One pass: decide on new events, run timers, deliver; returns events decided."""
         self._check_desktop(now)
-        events = self.store.unprocessed()
+        self._retry_log()
+        events = self.store.unprocessed_fair()
         # Decisions use the silences in force now: one added or removed a moment ago counts.
         silences = self._refresh_silences(now, force=bool(events))
+        acked_early: list[int] = []
         for event in events:
             assert event.id is not None  # read back from the store
+            if event.status is Status.ACKED:
+                acked_early.append(event.id)  # acknowledged before it was decided
+            if event.kind is Kind.SYSTEM and event.rule == SESSION_GONE:
+                self.upkeep.session_gone(event.detail or event.session)
             if event.kind is Kind.SUMMARY:
                 self._summary(event)
                 self.store.decide(event.id, Status.DELIVERED)
                 continue
-            decision = self.policy.offer(event, now, silences=silences)
+            # A cycle that failed half way (the store could not be written) is tried again
+            # with the decisions it made: the policy is asked once per event.
+            decision = self._undecided.get(event.id)
+            if decision is None:
+                decision = self._undecided[event.id] = self.policy.offer(
+                    event, now, silences=silences
+                )
             for notice in decision.notices:
                 self.deliver(notice)
             self.store.decide(event.id, decision.status, resolved=decision.resolved)
-        acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
-        for notice in self.policy.tick(now, acked=acked, silences=silences):
+            del self._undecided[event.id]
+        self._ack_cursor, acked = self.store.acks_after(self._ack_cursor)
+        for notice in self.policy.tick(now, acked=acked + acked_early, silences=silences):
             self.deliver(notice)
         for sink in self.sinks.values():
             sink.flush()
+        if self.upkeep.due(now):
+            self.upkeep.run(now, ack_cursor=self._ack_cursor)
         return len(events)
+
+    def _safe_cycle(self, now: float) -> int:
+        """A cycle that a store or disk fault cannot end: undecided events wait for the next."""
+        try:
+            busy = self.cycle(now)
+        except (StewardError, OSError) as exc:
+            self._alert("store", f"the escalation daemon cannot use its store ({exc});"
+                        " events wait and it tries again")
+            time.sleep(FAULT_RETRY)
+            return 0
+        if self._fault is not None and not self._log_retry:
+            self._fault = None
+            self._note("the store and the log work again", Severity.INFO, now)
+        return busy
 
     def run(self) -> None:
         def stop(_sig: int, _frame: FrameType | None) -> None:
@@ -169,7 +244,7 @@ class Daemon:
         log.info("escalation daemon up; log at %s", self.home.log_file)
         try:
             while self._running:
-                busy = self.cycle(time.time())
+                busy = self._safe_cycle(time.time())
                 if not busy:
                     time.sleep(POLL)
         finally:

@@ -26,6 +26,7 @@ __all__ = [
     "QAConfig",
     "RulesConfig",
     "StatesConfig",
+    "StoreConfig",
     "SummaryConfig",
     "TmuxConfig",
     "WatchConfig",
@@ -164,6 +165,23 @@ class DeployConfig:
     targets: tuple[str, ...] = ()
 
 
+def _upto(limit: float) -> Callable[[object, attrs.Attribute[Any], float], None]:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+        if not 0 < value <= limit:  # also false for NaN
+            raise ValueError(f"{attr.name}: must be above 0 and at most {limit:g}, not {value}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class StoreConfig:
+    """Retention: events older than `keep_days` and the oldest beyond `max_mb` are pruned."""
+
+    keep_days: float = attrs.field(default=14.0, validator=_upto(3650.0))
+    max_mb: float = attrs.field(default=512.0, validator=_upto(1048576.0))
+    prune_every: float = attrs.field(default=600.0, validator=_upto(86400.0))
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """The whole configuration, and the file it came from."""
@@ -179,6 +197,7 @@ class Config:
     rules: RulesConfig = RulesConfig()
     qa: QAConfig = QAConfig()
     deploy: DeployConfig = DeployConfig()
+    store: StoreConfig = StoreConfig()
     source: str = ""
 
 

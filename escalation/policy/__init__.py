@@ -40,8 +40,9 @@ Ladder.  An error or critical event sent to the desktop and not acknowledged is 
 and display, one notice per session) every `renotify_after`, and raised to critical once after
 `escalate_after` (that notice stands in for a renotify due at the same tick).  When one error of a
 session is due, the session's errors due within half a `renotify_after` come along, so a session is
-reminded about twice per `renotify_after` at most.  Acknowledging or resolving an event stops it;
-while a silence matches it, its rungs are skipped.
+reminded about twice per `renotify_after` at most.  Errors of one session and fingerprint share
+one rung (see `ladder`).  Acknowledging or resolving any of a rung's events stops it; while a
+silence matches it, its rungs are skipped.
 
 Inhibition and resolution.  Only a dead pane or a vanished session inhibits.  After a STATE
 event "state.exited" or "state.crashed" of a pane whose detail is `PANE_DEAD` (tmux's
@@ -70,7 +71,8 @@ from ..core.events import PANE_DEAD, Event, Kind, Severity, Status
 from ..core.notice import Channel, Notice
 from ..core.silence import Silence
 from . import text
-from .state import Bucket, Group, Held, RateWindow, Rung, climb
+from .ladder import Ladder
+from .state import Bucket, Group, Held, RateWindow
 
 __all__ = ["Decision", "Policy"]
 
@@ -119,7 +121,8 @@ class Policy:
         self._last_sent: dict[tuple[Channel, str], float] = {}
         self._held: list[Held] = []
         self._window = RateWindow(notify.rate_per_minute)
-        self._ladder: dict[int, Rung] = {}
+        self._ladder = Ladder(renotify_after=policy.renotify_after,
+                              escalate_after=policy.escalate_after)
 
     # -- the three entry points ------------------------------------------------------------
 
@@ -195,13 +198,14 @@ class Policy:
             for event_id in notice.event_ids:
                 found = by_id.get(event_id)
                 if parts[1] in ("group", "held") and found and found.severity >= Severity.ERROR:
-                    self._ladder.setdefault(event_id, Rung(event=found, start=notice.ts))
+                    self._ladder.add(found, notice.ts)
                 rung = self._ladder.get(event_id)
                 if rung is not None and parts[1] in ("renotify", "escalate"):
                     ra = self._cfg.renotify_after
                     step = int((notice.ts - rung.start + ra / 2) // ra)
                     rung.step = max(rung.step, step)
                     rung.escalated = rung.escalated or parts[1] == "escalate"
+        self._ladder.touched()
         self._requeue(events, sent, notices)
 
     def _requeue(
@@ -353,7 +357,7 @@ class Policy:
         if kind in ("group", "held"):
             for event in events:
                 if event.id is not None and event.severity >= Severity.ERROR:
-                    self._ladder.setdefault(event.id, Rung(event=event, start=now))
+                    self._ladder.add(event, now)
 
     def _release_held(self, now: float, out: list[Notice]) -> None:
         self._held = [h for h in self._held if h.events]
@@ -369,13 +373,7 @@ class Policy:
         self._desktop(summary, firsts, now, out)
 
     def _climb_ladder(self, now: float, silences: Sequence[Silence], out: list[Notice]) -> None:
-        due = climb(
-            self._ladder,
-            now,
-            renotify_after=self._cfg.renotify_after,
-            escalate_after=self._cfg.escalate_after,
-            skip=lambda e: _silenced(e, now, silences) is not None,
-        )
+        due = self._ladder.climb(now, lambda e: _silenced(e, now, silences) is not None)
         for rungs, escalate in due:
             events = [r.event for r in rungs]
             age = now - rungs[0].start
@@ -391,8 +389,7 @@ class Policy:
         """Acknowledged or resolved: off the ladder, out of waiting groups and held notices."""
         if not ids:
             return
-        for event_id in ids:
-            self._ladder.pop(event_id, None)
+        self._ladder.finish(ids)
         for slot, group in list(self._groups.items()):
             group.events = [e for e in group.events if e.id not in ids]
             if not group.events:

@@ -7,12 +7,14 @@ deliveries, acks and silences, panes and heartbeats, summaries.
 from __future__ import annotations
 
 from .events import EventStore
+from .intake import IntakeStore
 from .marks import MarkStore
 from .panes import Heartbeat, PaneRecord, PaneStore
+from .retention import PruneReport, RetentionStore
 from .summaries import SummaryStore
 
-__all__ = ["Heartbeat", "PaneRecord", "Store"]
+__all__ = ["Heartbeat", "PaneRecord", "PruneReport", "Store"]
 
 
-class Store(EventStore, MarkStore, PaneStore, SummaryStore):
+class Store(EventStore, MarkStore, PaneStore, SummaryStore, IntakeStore, RetentionStore):
     """One connection to `steward.db` with every table's queries; each process opens its own."""

@@ -1,0 +1,215 @@
+"""The escalation daemon under faults, floods and time, in-process on real SQLite, tmux, D-Bus.
+
+Fair intake (one flooding pane does not hold back another session), acks of old events,
+failed log and store writes, retention, an idle cost flat in the store's size, and the
+panes of gone sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import _dbus
+import attrs
+import pytest
+from _faults import config, daemon, error, fill, full_disk, home_in, log_text
+
+from escalation.core.config import PolicyConfig, StoreConfig
+from escalation.core.events import Severity, Status
+from escalation.core.notice import Channel
+
+
+def test_a_flood_in_one_pane_does_not_hold_back_another_sessions_error(
+    server: Any, tmp_path: Path
+) -> None:
+    home = home_in(tmp_path / "home")
+    d = daemon(config(server), home)
+    now = time.time()
+    d.store.add_events([error("noisy", f"Error: flood line {i}", now) for i in range(3000)])
+    (quiet,) = d.store.add_events([error("quiet", "Error: the quiet session's first", now)])
+    assert quiet.id is not None
+    d.cycle(now)
+    # decided in the first cycle, though 3000 events of another pane were stored before it
+    got = d.store.event(quiet.id)
+    assert got is not None and got.status is Status.DELIVERED
+    assert "the quiet session's first" in log_text(home)
+    assert d.store.pending_sessions() == ["noisy"]  # the flood still waits
+    cycles = 1
+    while d.store.pending_sessions():
+        d.cycle(now)
+        cycles += 1
+    assert cycles <= 3000 // 500 + 1  # and the flood is not slowed by fairness
+    assert d.store.counts().get("new", 0) == 0
+
+
+def _keys(d: Any, prefix: str) -> list[str]:
+    return [n.key for n in d.store.deliveries() if n.key.startswith(prefix)]
+
+
+def test_an_ack_of_an_old_event_stops_its_reminders(
+    server: Any, tmp_path: Path, notification_bus: _dbus.NotificationBus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", notification_bus.address)
+    home = home_in(tmp_path / "home")
+    policy = PolicyConfig(renotify_after=600.0, escalate_after=1800.0)
+    d = daemon(config(server, desktop=True, policy=policy), home)
+    now = time.time()
+    old = now - 3 * 1800.0  # seen longer ago than 2 x escalate_after
+    acked, kept = d.store.add_events(
+        [error("api", "Error: old and acknowledged", old), error("web", "Error: old, open", old)]
+    )
+    d.cycle(now)
+    assert len(notification_bus.calls()) == 2
+    assert acked.id is not None
+    assert d.store.ack(ids=[acked.id]) == [acked.id]
+    d.cycle(now + 1)
+    d.cycle(now + 601)
+    renotified = _keys(d, "desktop:renotify:")
+    assert renotified == [f"desktop:renotify:{kept.id}:1"]  # the open one only
+
+
+def test_a_failed_log_write_is_kept_retried_and_reported_without_disk(
+    server: Any, tmp_path: Path, notification_bus: _dbus.NotificationBus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", notification_bus.address)
+    home = home_in(tmp_path / "home")
+    d = daemon(config(server, desktop=True), home)
+    home.log_file.mkdir()  # nothing can be written there (root or not)
+    (ev,) = d.store.add_events([error("api", "Error: while the log was broken")])
+    now = time.time()
+    assert d._safe_cycle(now) == 1
+    assert any("cannot write the log" in c.body for c in notification_bus.calls())
+    home.log_file.rmdir()
+    d._safe_cycle(now + 1)
+    assert "while the log was broken" in log_text(home)
+    done = [n for n in d.store.deliveries(channel=Channel.LOG) if ev.id in n.event_ids]
+    assert done and d.store._rows("SELECT ok FROM deliveries WHERE key = ?",
+                                  (done[0].key,))[0]["ok"] == 1
+
+
+def test_a_full_disk_does_not_take_the_daemon_down(
+    server: Any, tmp_path: Path, notification_bus: _dbus.NotificationBus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", notification_bus.address)
+    with full_disk(tmp_path / "small") as root:
+        home = home_in(root / "home")
+        d = daemon(config(server, desktop=True), home)
+        d.store.add_events([error("api", f"Error: marker {i} before the disk filled",
+                                  pane=f"%{i}") for i in range(20)])
+        filler = fill(root)
+        now = time.time()
+        assert d._safe_cycle(now) == 0  # nothing decided, nothing raised
+        alerts = [c for c in notification_bus.calls() if "cannot use its store" in c.body]
+        assert len(alerts) == 1
+        d._safe_cycle(now + 1)
+        assert len([c for c in notification_bus.calls() if "store" in c.body]) == 1  # once
+        filler.unlink()
+        while d._safe_cycle(now + 2):
+            pass
+        text = log_text(home)
+        assert all(f"marker {i} before" in text for i in range(20))
+        assert d.store.counts().get("new", 0) == 0
+        d.store.close()
+
+
+def test_retention_keeps_open_errors_and_caps_the_size(server: Any, tmp_path: Path) -> None:
+    home = home_in(tmp_path / "home")
+    cfg = config(server, store=StoreConfig(keep_days=1.0, max_mb=1.0))
+    d = daemon(cfg, home)
+    now = time.time()
+    old = now - 3 * 86400
+    stored = d.store.add_events(
+        [error("api", "Error: old, still open", old),
+         error("api", "Error: old, acknowledged", old, pane="%2"),
+         error("api", "info: old", old, pane="%3", severity=Severity.INFO)]
+        + [error("bulk", f"Warning: {i} " + "x" * 2000, now - 3600 + i, pane=f"%{i}",
+                 severity=Severity.WARNING) for i in range(3000)]
+    )
+    d.store.ack(ids=[stored[1].id or 0])
+    d.store.add_summary("api", old, "an old summary", {})
+    while d.store.pending_sessions():
+        d.cycle(now)  # the first cycle already pruned by age; size is pruned again below
+    size_before = d.store.used_bytes()
+    report = d.upkeep.run(now + 1)
+    assert report is not None
+    left = {e.text for e in d.store.events(session="api")}
+    assert left == {"Error: old, still open"}
+    assert d.store.latest_summary("api") is None
+    assert d.store.used_bytes() <= 1024 * 1024 < size_before
+    assert report.vacuumed
+    assert home.db.stat().st_size <= 2 * 1024 * 1024
+
+
+def _vm_steps(d: Any, now: float) -> int:
+    """SQLite virtual-machine steps that one daemon cycle runs (the work, not the time)."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    d.store._db.set_progress_handler(count, 1)
+    try:
+        d.cycle(now)
+    finally:
+        d.store._db.set_progress_handler(None, 1)
+    return steps
+
+
+def _idle_steps(server: Any, root: Path, n: int) -> int:
+    home = home_in(root)
+    d = daemon(config(server), home)
+    now = time.time()
+    events = d.store.add_events([error(f"s{i % 40}", f"Error: {i}", now - 60, pane=f"%{i}")
+                                 for i in range(n)])
+    # All but the last 200 as if decided long ago (quicker than 40 cycles); those through it.
+    with d.store._tx() as db:
+        db.execute("UPDATE events SET processed = 1, status = 'delivered' WHERE id <= ?",
+                   (events[-200].id,))
+    while d.store.pending_sessions():
+        d.cycle(now)
+    d.store.ack(ids=[e.id or 0 for e in events[: n // 2]])  # half acked, half open
+    d.cycle(now + 1)
+    d.cycle(now + 2)
+    steps = _vm_steps(d, now + 3)
+    d.store.close()
+    return steps
+
+
+def test_the_daemons_idle_cycle_is_flat_in_the_store_size(server: Any, tmp_path: Path) -> None:
+    small = _idle_steps(server, tmp_path / "small", 200)
+    large = _idle_steps(server, tmp_path / "large", 20000)
+    print(f"idle cycle: {small} SQLite steps at 200 events, {large} at 20000")
+    assert large <= small * 1.2 + 50, (small, large)
+
+
+def test_pane_rows_of_gone_sessions_are_forgotten(server: Any, tmp_path: Path) -> None:
+    from escalation.core.store import PaneRecord
+    from supervisor import lifecycle
+
+    server.cmd("new-session", "-d", "-s", "alive", "cat")
+    home = home_in(tmp_path / "home")
+    cfg = config(server)
+    d = daemon(cfg, home)
+    now = time.time()
+
+    def row(session: str, pane: str) -> PaneRecord:
+        return PaneRecord(assistant=f"session:{session}", pane=pane, session=session,
+                          target=f"{session}:0.0", command="cat", state="active", since=now,
+                          updated=now)
+
+    d.store.save_panes([row("alive", "%1"), row("churned", "%2"), row("told", "%3")])
+    gone = attrs.evolve(error("told", "session told is gone"), kind=__import__(
+        "escalation.core.events", fromlist=["Kind"]).Kind.SYSTEM, rule="system.session_gone",
+        detail="told")
+    d.store.add_events([gone])
+    d.cycle(now)  # decides the session_gone, and its first upkeep sweeps the rest
+    assert {r.session for r in d.store.panes()} == {"alive"}
+    shown = lifecycle.status(cfg, home)["panes"]
+    assert {p["session"] for p in shown} == {"alive"}
