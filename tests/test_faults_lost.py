@@ -1,0 +1,75 @@
+"""Lost: nothing an assistant reads is lost while the store cannot be written, and the PM is told
+at once by channels that need no disk.  Real tmux, a real full disk (a small tmpfs), D-Bus mock.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import _dbus
+import pytest
+from _faults import config, fill, full_disk
+from libtmux.test.retry import retry_until
+from test_sinks import attached_client
+
+from assistants.session import SessionAssistant
+from escalation.core.paths import StewardHome, conf_dir
+from escalation.core.store import Store
+from escalation.core.tmux import Tmux
+from escalation.rules import load_rules
+
+RULES = load_rules([conf_dir() / "rules" / "generic.toml"])
+
+
+def _markers(home: StewardHome) -> list[str]:
+    with Store(home.db) as store:
+        return [e.text for e in store.events() if "marker" in e.text]
+
+
+def test_lines_read_while_the_disk_is_full_are_kept_and_the_pm_is_told(
+    server: Any, tmp_path: Path, notification_bus: _dbus.NotificationBus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", notification_bus.address)
+    with full_disk(tmp_path / "small", size="8m") as root:
+        home = StewardHome(root=root / "home").ensure()
+        server.cmd("new-session", "-d", "-s", "pm", "cat")
+        server.cmd("new-session", "-d", "-s", "work", "-x", "120", "-y", "30",
+                   "-e", "PS1=$ ", "bash --norc --noprofile")
+        tmux = Tmux(socket_name=str(server.socket_name))
+        a = SessionAssistant(config(server, desktop=True), home, session="work", phase=0.0,
+                             ruleset=RULES)
+        clock = [time.time()]
+
+        def tick() -> None:
+            clock[0] += 1.0
+            a.tick_at(clock[0])
+
+        tick()
+        with attached_client(tmux, "pm") as tty:
+            filler = fill(root)
+            for i in range(6):
+                # quoted so that the typed command line itself does not match
+                tmux.send_keys("work:0.0", f"printf 'Err''or: marker {i} on a full disk\\n'",
+                               enter=True)
+            retry_until(lambda: tick() or len(a.unstored) >= 6, 10)
+            assert _markers(home) == []  # none stored ...
+            assert len([e for e in a.unstored if "marker" in e.text]) == 6  # ... none lost
+            told = [c for c in notification_bus.calls() if "cannot write the store" in c.body]
+            assert len(told) == 1
+            shown = [m for m in tmux.cmd("show-messages") if f"{tty} message:" in m]
+            assert any("cannot write the store" in m for m in shown), shown
+            for _ in range(3):
+                tick()
+            assert len(notification_bus.calls()) == 1  # once per episode
+            filler.unlink()
+            tick()
+        assert sorted(_markers(home)) == [f"Error: marker {i} on a full disk" for i in range(6)]
+        assert a.unstored == []
+        with Store(home.db) as store:
+            back = [e for e in store.events() if e.rule == "system.store_recovered"]
+        assert len(back) == 1 and "6 events kept in memory were written" in back[0].text
+        a.store.close()
+        a.tmux.close()
