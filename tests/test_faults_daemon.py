@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import _dbus
-import attrs
 import pytest
 from _faults import config, daemon, error, fill, full_disk, home_in, log_text
 
@@ -187,29 +186,3 @@ def test_the_daemons_idle_cycle_is_flat_in_the_store_size(server: Any, tmp_path:
     large = _idle_steps(server, tmp_path / "large", 20000)
     print(f"idle cycle: {small} SQLite steps at 200 events, {large} at 20000")
     assert large <= small * 1.2 + 50, (small, large)
-
-
-def test_pane_rows_of_gone_sessions_are_forgotten(server: Any, tmp_path: Path) -> None:
-    from escalation.core.store import PaneRecord
-    from supervisor import lifecycle
-
-    server.cmd("new-session", "-d", "-s", "alive", "cat")
-    home = home_in(tmp_path / "home")
-    cfg = config(server)
-    d = daemon(cfg, home)
-    now = time.time()
-
-    def row(session: str, pane: str) -> PaneRecord:
-        return PaneRecord(assistant=f"session:{session}", pane=pane, session=session,
-                          target=f"{session}:0.0", command="cat", state="active", since=now,
-                          updated=now)
-
-    d.store.save_panes([row("alive", "%1"), row("churned", "%2"), row("told", "%3")])
-    gone = attrs.evolve(error("told", "session told is gone"), kind=__import__(
-        "escalation.core.events", fromlist=["Kind"]).Kind.SYSTEM, rule="system.session_gone",
-        detail="told")
-    d.store.add_events([gone])
-    d.cycle(now)  # decides the session_gone, and its first upkeep sweeps the rest
-    assert {r.session for r in d.store.panes()} == {"alive"}
-    shown = lifecycle.status(cfg, home)["panes"]
-    assert {p["session"] for p in shown} == {"alive"}
