@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 from .core.config import Config
@@ -36,6 +37,9 @@ FAULT_RETRY = 1.0
 # Log lines that could not be written, kept to write again (the oldest go beyond this).
 LOG_RETRY_MAX = 10000
 SESSION_GONE = "system.session_gone"
+# Reports for an agent PM claimed within this many seconds and never typed are typed after a
+# restart.
+KEYS_REQUEUE = 86400.0
 
 
 class Daemon:
@@ -52,8 +56,10 @@ class Daemon:
             Channel.LOG: self.log_sink,
             Channel.DISPLAY: DisplaySink(self.tmux, config.pm.session),
         }
+        self.keys: KeysSink | None = None
         if config.pm.mode == "send-keys":
-            self.sinks[Channel.KEYS] = KeysSink(self.tmux, config.pm.target)
+            self.keys = KeysSink(self.tmux, config.pm.target, on_typed=self._typed)
+            self.sinks[Channel.KEYS] = self.keys
         self.desktop: Sink | None = None
         if config.notify.desktop:
             self.desktop = DesktopSink(
@@ -124,6 +130,11 @@ class Daemon:
             self._alert("log", f"cannot write the log {self.home.log_file}; its lines are kept"
                         " and written when it can be")
         self.store.mark_delivered(notice.key, ok)
+
+    def _typed(self, notices: Sequence[Notice]) -> None:
+        """The send-keys sink typed these: only now are they delivered."""
+        for notice in notices:
+            self.store.mark_delivered(notice.key, True)
 
     def _retry_log(self) -> None:
         """Write the log lines that failed before, oldest first, until one fails again."""
@@ -230,17 +241,23 @@ class Daemon:
             self._note("the store and the log work again", Severity.INFO, now)
         return busy
 
+    def resume(self, now: float) -> None:
+        """After a restart: the policy's state, and reports claimed but never typed."""
+        window = max(self.config.policy.cooldown, self.config.policy.escalate_after, 60.0)
+        self.policy.restore(
+            self.store.deliveries(since=now - window), self.store.open_events(since=now - window)
+        )
+        if self.keys is not None:
+            for notice in self.store.undelivered(Channel.KEYS, since=now - KEYS_REQUEUE):
+                self.keys.deliver(notice)
+
     def run(self) -> None:
         def stop(_sig: int, _frame: FrameType | None) -> None:
             self._running = False
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        now = time.time()
-        window = max(self.config.policy.cooldown, self.config.policy.escalate_after, 60.0)
-        self.policy.restore(
-            self.store.deliveries(since=now - window), self.store.open_events(since=now - window)
-        )
+        self.resume(time.time())
         log.info("escalation daemon up; log at %s", self.home.log_file)
         try:
             while self._running:

@@ -10,11 +10,14 @@ from typing import Any
 
 import _dbus
 import pytest
-from _faults import config, fill, full_disk
+from _faults import config, daemon, error, fill, full_disk, home_in
 from libtmux.test.retry import retry_until
-from test_sinks import attached_client
+from test_sinks import attached_client, pm_pane, screen
 
 from assistants.session import SessionAssistant
+from escalation.core.config import PMConfig
+from escalation.core.events import Severity
+from escalation.core.notice import Channel
 from escalation.core.paths import StewardHome, conf_dir
 from escalation.core.store import Store
 from escalation.core.tmux import Tmux
@@ -73,3 +76,32 @@ def test_lines_read_while_the_disk_is_full_are_kept_and_the_pm_is_told(
         assert len(back) == 1 and "6 events kept in memory were written" in back[0].text
         a.store.close()
         a.tmux.close()
+
+
+def _keys_ok(d: Any) -> list[int]:
+    return [int(r["ok"]) for r in d.store._rows("SELECT ok FROM deliveries WHERE channel = ?",
+                                                (Channel.KEYS.value,))]
+
+
+def test_a_report_to_an_agent_pm_is_delivered_when_typed_and_survives_a_restart(
+    server: Any, tmp_path: Path
+) -> None:
+    tmux = Tmux(socket_name=str(server.socket_name))
+    pane = pm_pane(tmux)
+    tmux.send_keys(pane, "half typed by the PM")  # the report must wait for an empty prompt
+    retry_until(lambda: "half typed by the PM" in screen(tmux, pane), 5)
+    cfg = config(server, pm=PMConfig(mode="send-keys", target=pane))
+    home = home_in(tmp_path / "home")
+    d = daemon(cfg, home)
+    d.store.add_events([error("api", "Error: for the agent PM", severity=Severity.WARNING)])
+    d.cycle(time.time())
+    assert _keys_ok(d) == [0]  # claimed, not typed: not delivered
+    d.store.close()  # the daemon goes (a restart); its queue was in memory only
+    again = daemon(cfg, home)
+    again.resume(time.time())
+    assert again.keys is not None and again.keys.pending == 1
+    tmux.cmd("send-keys", "-t", pane, "Enter")  # the PM sends their line: the prompt is empty
+    retry_until(lambda: again.cycle(time.time()) >= 0 and _keys_ok(again) == [1], 5)
+    retry_until(lambda: "Error: for the agent PM" in screen(tmux, pane), 5)
+    assert screen(tmux, pane).count("Steward report") == 2  # typed once (cat echoes it)
+    again.store.close()

@@ -7,9 +7,10 @@ of their own, and every acknowledgement is appended (by a trigger) to a log read
 from __future__ import annotations
 
 from ..events import Event
+from ..notice import Channel, Notice
 from ._db import Database
 from ._schema import apply
-from .events import _EVENT_COLUMNS, _event
+from .events import _EVENT_COLUMNS, _event, _notice
 
 __all__ = ["MAX_SESSIONS", "IntakeStore"]
 
@@ -100,3 +101,12 @@ class IntakeStore(Database):
         """Drop the log of acknowledgements up to `upto` (read already)."""
         with self._tx() as db:
             db.execute("DELETE FROM acks WHERE seq <= ?", (upto,))
+
+    def undelivered(self, channel: Channel, *, since: float, limit: int = 1000) -> list[Notice]:
+        """Notices claimed for `channel` after `since` that never reached it, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM deliveries WHERE channel = ? AND ok = 0 AND ts >= ?"
+            " ORDER BY ts LIMIT ?",
+            (channel.value, since, limit),
+        )
+        return [_notice(r) for r in rows]
