@@ -17,6 +17,7 @@ from escalation.core.tmux import PaneInfo, Tmux
 from escalation.rules import Hit, RuleSet
 
 from .new_lines import Capture, Delta
+from .overflow import Overflow
 from .reader import PaneReader
 from .state import Observation, PaneState, StateTracker
 
@@ -108,6 +109,8 @@ class PaneWatch:
         self.quiet = 0
         self.dirty = True
         self._dead_unsettled: float | None = None
+        self.overflow = Overflow()
+        self.history_lines = history_lines
 
     def step(self, info: PaneInfo, now: float) -> list[Event]:
         """Read the pane if it changed; events for new matching lines and state changes."""
@@ -128,6 +131,19 @@ class PaneWatch:
                 hits += self.matcher.flush()
         if delta is not None:
             self._look_at_screen(delta)
+        skipped = self.overflow.observe(delta, now)
+        if skipped is not None:
+            events.append(
+                pane_event(
+                    info,
+                    now=now,
+                    assistant=self.assistant,
+                    rule="system.output_skipped",
+                    severity=Severity.WARNING,
+                    kind=Kind.SYSTEM,
+                    text=skipped.text(self.history_lines),
+                )
+            )
         for hit in hits:
             events.append(
                 pane_event(
