@@ -14,10 +14,16 @@ from typing import Any
 import _dbus
 import pytest
 from _faults import config, daemon, error, fill, full_disk, home_in, log_text
+from libtmux.test.retry import retry_until
 
+from assistants.session import SessionAssistant
 from escalation.core.config import PolicyConfig, StoreConfig
 from escalation.core.events import Severity, Status
 from escalation.core.notice import Channel
+from escalation.core.paths import conf_dir
+from escalation.rules import load_rules
+
+RULES = load_rules([conf_dir() / "rules" / "generic.toml"])
 
 
 def test_a_flood_in_one_pane_does_not_hold_back_another_sessions_error(
@@ -186,3 +192,42 @@ def test_the_daemons_idle_cycle_is_flat_in_the_store_size(server: Any, tmp_path:
     large = _idle_steps(server, tmp_path / "large", 20000)
     print(f"idle cycle: {small} SQLite steps at 200 events, {large} at 20000")
     assert large <= small * 1.2 + 50, (small, large)
+
+
+def test_a_real_flooding_pane_does_not_hold_back_a_quiet_sessions_error(
+    server: Any, tmp_path: Path
+) -> None:
+    home = home_in(tmp_path / "home")
+    cfg = config(server)
+    server.cmd("new-session", "-d", "-s", "pm", "cat")
+    for name in ("noisy", "quiet"):
+        server.cmd("new-session", "-d", "-s", name, "-x", "120", "-y", "30",
+                   "-e", "PS1=$ ", "bash --norc --noprofile")
+    noisy = SessionAssistant(cfg, home, session="noisy", phase=0.0, ruleset=RULES)
+    quiet = SessionAssistant(cfg, home, session="quiet", phase=0.5, ruleset=RULES)
+    clock = [time.time()]
+
+    def tick(a: SessionAssistant) -> None:
+        clock[0] += 0.5
+        a.tick_at(clock[0])
+
+    tick(noisy)
+    tick(quiet)
+    server.cmd("send-keys", "-t", "noisy:0.0", "-l",
+               "for i in $(seq 1 5000); do echo \"Err\"\"or: flood $i\"; done")
+    server.cmd("send-keys", "-t", "noisy:0.0", "Enter")
+    d = daemon(cfg, home)
+    retry_until(lambda: tick(noisy) or len(d.store.events(session="noisy")) >= 1500, 20)
+    server.cmd("send-keys", "-t", "quiet:0.0", "-l", "printf 'Err''or: the quiet one\\n'")
+    server.cmd("send-keys", "-t", "quiet:0.0", "Enter")
+    retry_until(lambda: tick(quiet) or bool(d.store.events(session="quiet")), 10)
+    (mine,) = d.store.events(session="quiet")
+    behind = len([e for e in d.store.events(session="noisy") if (e.id or 0) < (mine.id or 0)])
+    assert behind >= 1500  # in id order it would wait three cycles of 500 at least
+    d.cycle(time.time())
+    got = d.store.event(mine.id or 0)
+    assert got is not None and got.status is Status.DELIVERED  # decided in the first cycle
+    assert "noisy" in d.store.pending_sessions()
+    for a in (noisy, quiet):
+        a.store.close()
+        a.tmux.close()
