@@ -62,6 +62,7 @@ ladder (from delivered notices), and queues again open events that a channel had
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Collection, Iterable, Sequence
 
 import attrs
@@ -110,6 +111,7 @@ class Policy:
         self._desktop_min = Severity.parse(notify.min_severity)
         self._display_min = Severity.parse(pm.display_min_severity)
         self._opened: dict[str, float] = {}  # fingerprint -> delivery that opened its cooldown
+        self._opened_order: collections.deque[tuple[float, str]] = collections.deque()
         self._repeats: dict[str, Bucket] = {}  # fingerprint -> repeats counted in its cooldown
         self._inhibited: dict[str, Bucket] = {}  # "pane:%1" | "session:api" -> counted events
         self._dead: dict[str, str] = {}  # pane -> the exit rule that inhibits it
@@ -263,6 +265,7 @@ class Policy:
         """Open the event's cooldown at `at`; remember a state it put its pane in."""
         fp = event.fingerprint or f"event:{event.id}"
         self._opened[fp] = max(self._opened.get(fp, at), at)
+        self._opened_order.append((self._opened[fp], fp))
         if event.kind is Kind.STATE:
             self._state_fps.setdefault(_pane(event), set()).add(fp)
             if event.rule == WAITING:
@@ -303,8 +306,12 @@ class Policy:
         for scope, bucket in list(self._inhibited.items()):
             if now >= bucket.created + interval:
                 out.append(self._bucket_notice(self._inhibited.pop(scope), now))
-        for fp, opened in list(self._opened.items()):
-            if now >= opened + self._cfg.cooldown and fp not in self._repeats:
+        # Cooldowns end oldest first: only those that ended are looked at, not every one open.
+        # (A cooled fingerprint's repeats were flushed just above.)
+        order = self._opened_order
+        while order and now >= order[0][0] + self._cfg.cooldown:
+            at, fp = order.popleft()
+            if self._opened.get(fp) == at and fp not in self._repeats:
                 del self._opened[fp]
 
     def _enqueue(self, channel: Channel, event: Event, now: float) -> None:
