@@ -105,12 +105,14 @@ class Daemon:
         log.info("%s", text)
         self._log_line(text, severity, now)
 
-    def _log_line(self, text: str, severity: Severity, ts: float) -> None:
+    def _log_line(self, text: str, severity: Severity, ts: float) -> bool:
         """A line of Steward's own (a note, a summary) in the log, through the log sink."""
         note = Notice(key="", channel=Channel.LOG, severity=severity, title="", body=text,
                       rule=NOTE_RULE, ts=ts)
         if not self.log_sink.deliver(note):
             log.warning("cannot write to the log: %s", text)
+            return False
+        return True
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -179,9 +181,9 @@ class Daemon:
             ts=event.ts,
         )
         if self.store.claim_delivery(notice):
-            for line in (event.detail or event.text).splitlines():
-                self._log_line(line, Severity.INFO, event.ts)
-            self.store.mark_delivered(notice.key, True)
+            lines = (event.detail or event.text).splitlines()
+            written = [self._log_line(line, Severity.INFO, event.ts) for line in lines]
+            self.store.mark_delivered(notice.key, all(written))  # recorded as it went
 
     def _refresh_silences(self, now: float, *, force: bool = False) -> list[Silence]:
         if force or now - self._silences_at >= SILENCE_REFRESH:

@@ -4,6 +4,7 @@ at once by channels that need no disk.  Real tmux, a real full disk (a small tmp
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,33 @@ def test_a_report_to_an_agent_pm_is_delivered_when_typed_and_survives_a_restart(
     retry_until(lambda: "Error: for the agent PM" in screen(tmux, pane), 5)
     assert screen(tmux, pane).count("Steward report") == 2  # typed once (cat echoes it)
     again.store.close()
+
+
+def test_a_store_locked_past_the_busy_timeout_loses_nothing(server: Any, tmp_path: Path) -> None:
+    home = home_in(tmp_path / "home")
+    server.cmd("new-session", "-d", "-s", "pm", "cat")
+    server.cmd("new-session", "-d", "-s", "work", "-x", "120", "-y", "30",
+               "-e", "PS1=$ ", "bash --norc --noprofile")
+    a = SessionAssistant(config(server), home, session="work", phase=0.0, ruleset=RULES)
+    a.store._db.execute("PRAGMA busy_timeout=50")  # the 10 s of production, shortened
+    clock = [time.time()]
+
+    def tick() -> None:
+        clock[0] += 1.0
+        a.tick_at(clock[0])
+
+    tick()
+    holder = sqlite3.connect(home.db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        a.tmux.send_keys("work:0.0", "printf 'Err''or: marker while locked\\n'", enter=True)
+        retry_until(lambda: tick() or any("marker" in e.text for e in a.unstored), 10)
+        assert a.alarm.raised is not None and "cannot write the store" in a.alarm.raised
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    tick()
+    assert _markers(home) == ["Error: marker while locked"]
+    assert a.unstored == [] and a.alarm.raised is None
+    a.store.close()
+    a.tmux.close()
