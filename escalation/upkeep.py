@@ -1,38 +1,46 @@
 """The daemon's housekeeping: retention of the store, and pane rows of sessions that went away.
 
-Runs every `[store] prune_every` seconds inside the daemon's loop (and once at start); a
-failure is logged and tried again next time, never taken out on delivery.
+Runs every `[store] prune_every` seconds inside the daemon's loop, the first time FIRST_AFTER
+seconds after the daemon starts (so that a restart decides what waits first); a failure is
+logged and tried again next time, never taken out on delivery.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from .core.config import StoreConfig
 from .core.errors import StewardError
 from .core.store import PruneReport, Store
 from .core.tmux import Tmux
 
-__all__ = ["DAY", "Upkeep"]
+__all__ = ["DAY", "FIRST_AFTER", "Upkeep"]
 
 log = logging.getLogger(__name__)
 
 DAY = 86400.0
 MIB = 1024 * 1024
+FIRST_AFTER = 60.0
 
 
 class Upkeep:
     """Prunes the store by age and size and forgets the panes of gone sessions, when due."""
 
-    def __init__(self, store: Store, tmux: Tmux, config: StoreConfig) -> None:
+    def __init__(
+        self, store: Store, tmux: Tmux, config: StoreConfig, *, started: float | None = None
+    ) -> None:
         self.store = store
         self.tmux = tmux
         self.config = config
-        self._last: float | None = None
+        first = (time.time() if started is None else started) + min(
+            FIRST_AFTER, config.prune_every
+        )
+        self._last = first - config.prune_every
         self.last_report: PruneReport | None = None
 
     def due(self, now: float) -> bool:
-        return self._last is None or now - self._last >= self.config.prune_every
+        return now - self._last >= self.config.prune_every
 
     def run(self, now: float, *, ack_cursor: int = 0) -> PruneReport | None:
         """Prune, forget gone sessions' panes and read acks; None when it failed."""

@@ -7,6 +7,7 @@ panes of gone sessions.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from escalation.core.config import PolicyConfig, StoreConfig
 from escalation.core.events import Severity, Status
 from escalation.core.notice import Channel
 from escalation.core.paths import conf_dir
+from escalation.core.store import Store
 from escalation.rules import load_rules
 
 RULES = load_rules([conf_dir() / "rules" / "generic.toml"])
@@ -138,7 +140,7 @@ def test_retention_keeps_open_errors_and_caps_the_size(server: Any, tmp_path: Pa
     d.store.ack(ids=[stored[1].id or 0])
     d.store.add_summary("api", old, "an old summary", {})
     while d.store.pending_sessions():
-        d.cycle(now)  # the first cycle already pruned by age; size is pruned again below
+        d.cycle(now)
     size_before = d.store.used_bytes()
     report = d.upkeep.run(now + 1)
     assert report is not None
@@ -231,3 +233,21 @@ def test_a_real_flooding_pane_does_not_hold_back_a_quiet_sessions_error(
     for a in (noisy, quiet):
         a.store.close()
         a.tmux.close()
+
+
+def test_an_old_store_is_vacuumed_once_then_in_steps(tmp_path: Path) -> None:
+    db = tmp_path / "steward.db"
+    legacy = sqlite3.connect(db)
+    legacy.execute("CREATE TABLE made_before_retention (x)")  # no incremental vacuum in it
+    legacy.close()
+    with Store(db) as store:
+        assert store._pragma("auto_vacuum") == 0
+        now = time.time()
+        store.add_events([error("bulk", f"Warning: {i} " + "x" * 2000, now - 60, pane=f"%{i}",
+                                severity=Severity.WARNING) for i in range(2000)])
+        with store._tx() as conn:
+            conn.execute("UPDATE events SET processed = 1, status = 'delivered'")
+        report = store.prune(before=now, max_bytes=1 << 40)
+        assert report.events == 2000 and report.vacuumed
+        assert store._pragma("auto_vacuum") == 2  # converted: later prunes free in steps
+        assert db.stat().st_size < 1024 * 1024

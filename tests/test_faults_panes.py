@@ -36,7 +36,11 @@ def test_pane_rows_of_gone_sessions_are_forgotten(server: Any, tmp_path: Path) -
     gone = attrs.evolve(error("told", "session told is gone"), kind=Kind.SYSTEM,
                         rule="system.session_gone", detail="told")
     d.store.add_events([gone])
-    d.cycle(now)  # decides the session_gone, and its first upkeep sweeps the rest
+    d.cycle(now)  # decides the session_gone: its panes go at once
+    assert {r.session for r in d.store.panes()} == {"alive", "churned"}
+    assert not d.upkeep.due(now)  # the first upkeep waits a minute after a start ...
+    assert d.upkeep.due(now + 60)
+    d.cycle(now + 60)  # ... and sweeps the panes of sessions that went unannounced
     assert {r.session for r in d.store.panes()} == {"alive"}
     shown = lifecycle.status(cfg, home)["panes"]
     assert {p["session"] for p in shown} == {"alive"}

@@ -7,10 +7,12 @@ an answer.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection
 
 import attrs
 
+from ..errors import StoreError
 from ..events import Severity
 from ._db import Database
 from ._schema import apply
@@ -37,6 +39,8 @@ _MAX_BATCHES = 200
 # VACUUM once the free pages are at least this share of the file, and at least VACUUM_MIN.
 VACUUM_SHARE = 0.25
 VACUUM_MIN = 4 * 1024 * 1024
+VACUUM_STEP = 2048  # pages (8 MiB at 4 KiB) freed per write transaction
+_INCREMENTAL = 2
 
 
 @attrs.frozen(kw_only=True)
@@ -55,8 +59,18 @@ class RetentionStore(Database):
     """Pruning by age and size, VACUUM when it pays, and pane rows of sessions that went."""
 
     def _prepare(self) -> None:
+        if self._pragma("page_count") == 0:
+            # A new store gives free pages back a few at a time (see `vacuum`); this must be
+            # set before its first table.
+            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         super()._prepare()
         apply(self._db, self.path, _SCHEMA)
+
+    def _script(self, sql: str) -> None:
+        try:
+            self._db.executescript(sql)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     def _pragma(self, name: str) -> int:
         return int(self._rows(f"PRAGMA {name}")[0][0])
@@ -106,8 +120,20 @@ class RetentionStore(Database):
                            bytes_before=size, bytes_after=self.used_bytes(), vacuumed=vacuumed)
 
     def vacuum(self) -> None:
-        """Give free pages back to the file system (takes the write lock while it runs)."""
-        self._rows("VACUUM")
+        """Give free pages back to the file system, in steps short enough for other writers.
+
+        A store made before incremental vacuum is converted by one full VACUUM (which holds
+        the write lock while it runs); from then on `incremental_vacuum` frees
+        VACUUM_STEP pages per write transaction.
+        """
+        if self._pragma("auto_vacuum") != _INCREMENTAL:
+            self._rows("PRAGMA auto_vacuum = INCREMENTAL")
+            self._rows("VACUUM")
+        for _ in range(1_000_000):
+            if self._pragma("freelist_count") == 0:
+                break
+            # executescript steps it to the end (execute would free one page only)
+            self._script(f"PRAGMA incremental_vacuum({VACUUM_STEP});")
         self._rows("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget_sessions(self, gone: Collection[str]) -> int:
