@@ -199,6 +199,7 @@ class Daemon:
         # Decisions use the silences in force now: one added or removed a moment ago counts.
         silences = self._refresh_silences(now, force=bool(events))
         acked_early: list[int] = []
+        decided: list[tuple[int, Status, tuple[int, ...]]] = []
         for event in events:
             assert event.id is not None  # read back from the store
             if event.status is Status.ACKED:
@@ -207,7 +208,7 @@ class Daemon:
                 self.upkeep.session_gone(event.detail or event.session)
             if event.kind is Kind.SUMMARY:
                 self._summary(event)
-                self.store.decide(event.id, Status.DELIVERED)
+                decided.append((event.id, Status.DELIVERED, ()))
                 continue
             # A cycle that failed half way (the store could not be written) is tried again
             # with the decisions it made: the policy is asked once per event.
@@ -218,8 +219,12 @@ class Daemon:
                 )
             for notice in decision.notices:
                 self.deliver(notice)
-            self.store.decide(event.id, decision.status, resolved=decision.resolved)
-            del self._undecided[event.id]
+            decided.append((event.id, decision.status, decision.resolved))
+        # One transaction records the cycle's decisions (each notice was recorded before it
+        # went out, so a crash before this repeats nothing: the claims stand).
+        self.store.decide_many(decided)
+        for event_id, _status, _resolved in decided:
+            self._undecided.pop(event_id, None)
         self._ack_cursor, acked = self.store.acks_after(self._ack_cursor)
         for notice in self.policy.tick(now, acked=acked + acked_early, silences=silences):
             self.deliver(notice)

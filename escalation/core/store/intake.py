@@ -6,7 +6,9 @@ of their own, and every acknowledgement is appended (by a trigger) to a log read
 
 from __future__ import annotations
 
-from ..events import Event
+from collections.abc import Sequence
+
+from ..events import Event, Status
 from ..notice import Channel, Notice
 from ._db import Database
 from ._schema import apply
@@ -82,6 +84,24 @@ class IntakeStore(Database):
                 left -= len(more)
         ranked = [(rank, e.id or 0, e) for got in taken.values() for rank, e in enumerate(got)]
         return [e for _rank, _id, e in sorted(ranked, key=lambda t: (t[0], t[1]))]
+
+    def decide_many(self, decisions: Sequence[tuple[int, Status, Sequence[int]]]) -> None:
+        """Record a cycle's decisions (event id, status, ids it resolves) in one transaction.
+
+        An acknowledgement that came in before its decision stands.
+        """
+        if not decisions:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE events SET processed = 1,"
+                " status = CASE WHEN status = 'acked' THEN status ELSE ? END WHERE id = ?",
+                [(status.value, event_id) for event_id, status, _ in decisions],
+            )
+            db.executemany(
+                "UPDATE events SET status = 'resolved' WHERE id = ? AND status = 'delivered'",
+                [(rid,) for _, _, resolved in decisions for rid in resolved],
+            )
 
     def ack_cursor(self) -> int:
         """The newest acknowledgement's place in the log (0 before the first)."""
