@@ -13,11 +13,11 @@ from escalation.core.config import Config
 from escalation.core.errors import StoreError, TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
-from escalation.core.store import Heartbeat, PaneRecord, Store
+from escalation.core.store import FeedBatch, Heartbeat, PaneRecord, Store
 from escalation.core.tmux import Tmux
 
 from .alarm import Alarm
-from .scheduler import Ticker
+from .timing import Jobs
 
 __all__ = ["Assistant", "system_event"]
 
@@ -33,6 +33,7 @@ SKIP_REPORT_EVERY = 60.0
 # Events kept in memory while the store cannot be written; beyond this the oldest are dropped
 # (and counted in the event that reports the store back).
 UNSTORED_MAX = 20000
+UNFED_MAX = 2000  # feed batches (a pane's new lines of one tick each) kept likewise
 
 
 def system_event(
@@ -75,8 +76,11 @@ class Assistant:
         self._last_save = 0.0
         self._last_beat = 0.0
         self._last_tick: float | None = None
-        self._ticker = Ticker(on_skipped=self._skipped, on_error=self._errored)
-        self.unstored: list[Event] = []  # read, not yet written: kept until the store takes them
+        self._ticker: Jobs | None = None  # made by run(): APScheduler, or the clock's wake-ups
+        # Read, not yet written: kept until the store takes them (see `_store`).
+        self.unstored: list[Event] = []
+        self.unfed: list[FeedBatch] = []
+        self._cursor_unstored: tuple[str, int] | None = None
         self.dropped = 0
         self._store_fault: str | None = None
         self.alarm = Alarm(config, self.tmux)
@@ -91,10 +95,24 @@ class Assistant:
         """What to persist of each pane."""
         return ()
 
+    def take_feed(self) -> Sequence[FeedBatch]:
+        """New lines for the line feed, written with this tick's events (session assistants)."""
+        return ()
+
+    def take_cursor(self) -> tuple[str, int] | None:
+        """Where this assistant stands in the line feed, written with its events (followers)."""
+        return None
+
     def session_for_system_events(self) -> str:
         return "steward"
 
-    def extra_jobs(self, ticker: Ticker) -> None:
+    def make_jobs(self) -> Jobs:
+        """The job runner: APScheduler in this process (session assistants: the clock's)."""
+        from .scheduler import Ticker  # only processes that run it pay for its import
+
+        return Ticker(on_skipped=self._skipped, on_error=self._errored)
+
+    def extra_jobs(self, ticker: Jobs) -> None:
         """Add jobs beside the capture tick (summaries)."""
 
     # -- the loop -------------------------------------------------------------------------
@@ -105,7 +123,7 @@ class Assistant:
     def tick_at(self, now: float) -> None:
         """One scheduled run at `now`: capture, store events, persist, beat."""
         interval = self.config.capture.interval
-        if self._last_tick is not None:
+        if self._last_tick is not None and (self._ticker is None or self._ticker.counts_gaps):
             # Runs the scheduler merged because the one before overran: skipped captures.
             missed = int((now - self._last_tick + interval / 4) / interval) - 1
             if missed > 0:
@@ -157,7 +175,7 @@ class Assistant:
             )
             self._skips_unreported = 0
             self._last_skip_report = now
-        self._store(events, now)
+        self._store(events, self.take_feed(), self.take_cursor(), now)
         try:
             if now - self._last_save >= SAVE_EVERY:
                 self.save(now)
@@ -166,26 +184,36 @@ class Assistant:
         except StoreError as exc:
             self._store_failed(exc, now)
 
-    def _store(self, events: list[Event], now: float) -> None:
-        """Write this tick's events after any kept from ticks whose write failed.
+    def _store(
+        self,
+        events: list[Event],
+        feed: Sequence[FeedBatch],
+        cursor: tuple[str, int] | None,
+        now: float,
+    ) -> None:
+        """Write this tick's events, feed and cursor after any kept from ticks that failed.
 
-        The reader has moved past the lines these events came from: if the store cannot take
-        them (disk full, locked past the busy timeout), they stay in memory (at most
-        UNSTORED_MAX, the oldest dropped first) and are written at the next tick that can.
+        The reader has moved past the lines these came from: if the store cannot take them
+        (disk full, locked past the busy timeout), they stay in memory (at most UNSTORED_MAX
+        events and UNFED_MAX feed batches, the oldest dropped first, the newest cursor) and
+        are written, in one transaction as always, at the next tick that can.
         """
         pending = self.unstored + events
-        if not pending:
+        feeds = self.unfed + list(feed)
+        cursor = cursor if cursor is not None else self._cursor_unstored
+        if not pending and not feeds and cursor is None:
             return
         try:
-            self.store.add_events(pending)
+            self.store.add_events(pending, feed=feeds, cursor=cursor)
         except StoreError as exc:
             self._store_failed(exc, now)
             if len(pending) > UNSTORED_MAX:
                 self.dropped += len(pending) - UNSTORED_MAX
                 pending = pending[-UNSTORED_MAX:]
-            self.unstored = pending
+            self.unstored, self.unfed = pending, feeds[-UNFED_MAX:]
+            self._cursor_unstored = cursor
             return
-        self.unstored = []
+        self.unstored, self.unfed, self._cursor_unstored = [], [], None
         if self._store_fault is not None:
             self._store_back(now, kept=len(pending))
 
@@ -257,14 +285,16 @@ class Assistant:
     def run(self) -> None:
         """Tick until SIGTERM or SIGINT, then persist and stop."""
 
+        ticker = self._ticker = self.make_jobs()
+
         def stop(_sig: int, _frame: FrameType | None) -> None:
-            self._ticker.stop()
+            ticker.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.beat(time.time())  # at once: the reconciler counts restarts by new pids
-        self._ticker.every("capture", self.config.capture.interval, self.tick, phase=self.phase)
-        self.extra_jobs(self._ticker)
+        ticker.every("capture", self.config.capture.interval, self.tick, phase=self.phase)
+        self.extra_jobs(ticker)
         log.info(
             "%s: capturing every %gs at phase %.3f",
             self.name,
@@ -272,7 +302,7 @@ class Assistant:
             self.phase,
         )
         try:
-            self._ticker.run()
+            ticker.run()
         finally:
             now = time.time()
             self.save(now)

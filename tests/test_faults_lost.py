@@ -17,7 +17,7 @@ from test_sinks import attached_client, pm_pane, screen
 
 from assistants.session import SessionAssistant
 from escalation.core.config import PMConfig
-from escalation.core.events import Severity
+from escalation.core.events import Event, Severity
 from escalation.core.notice import Channel
 from escalation.core.paths import StewardHome, conf_dir
 from escalation.core.store import Store
@@ -27,9 +27,18 @@ from escalation.rules import load_rules
 RULES = load_rules([conf_dir() / "rules" / "generic.toml"])
 
 
+def _marked(events: list[Event]) -> list[str]:
+    """The marker lines events speak of (one event may carry several lines alike)."""
+    found: set[str] = set()
+    for e in events:
+        found |= {line.split(" (+")[0] for line in (e.text, *e.detail.splitlines())
+                  if "marker" in line}
+    return sorted(found)
+
+
 def _markers(home: StewardHome) -> list[str]:
     with Store(home.db) as store:
-        return [e.text for e in store.events() if "marker" in e.text]
+        return _marked(store.events())
 
 
 def test_lines_read_while_the_disk_is_full_are_kept_and_the_pm_is_told(
@@ -58,9 +67,12 @@ def test_lines_read_while_the_disk_is_full_are_kept_and_the_pm_is_told(
                 # quoted so that the typed command line itself does not match
                 tmux.send_keys("work:0.0", f"printf 'Err''or: marker {i} on a full disk\\n'",
                                enter=True)
-            retry_until(lambda: tick() or len(a.unstored) >= 6, 10)
+            retry_until(lambda: tick() or len(_marked(a.unstored)) >= 6, 10)
             assert _markers(home) == []  # none stored ...
-            assert len([e for e in a.unstored if "marker" in e.text]) == 6  # ... none lost
+            assert len(_marked(a.unstored)) == 6  # ... none lost
+            fed = {line for batch in a.unfed for line in batch.lines
+                   if line.startswith("Error: marker")}
+            assert len(fed) == 6  # nor the lines the QA and deploy assistants follow
             told = [c for c in notification_bus.calls() if "cannot write the store" in c.body]
             assert len(told) == 1
             shown = [m for m in tmux.cmd("show-messages") if f"{tty} message:" in m]
@@ -74,7 +86,10 @@ def test_lines_read_while_the_disk_is_full_are_kept_and_the_pm_is_told(
         assert a.unstored == []
         with Store(home.db) as store:
             back = [e for e in store.events() if e.rule == "system.store_recovered"]
-        assert len(back) == 1 and "6 events kept in memory were written" in back[0].text
+        assert len(back) == 1 and "events kept in memory were written" in back[0].text
+        with Store(home.db) as store:
+            assert {line for batch in store.feed_after(0) for line in batch.lines
+                    if line.startswith("Error: marker")} == fed
         a.store.close()
         a.tmux.close()
 

@@ -153,14 +153,14 @@ class RulesConfig:
 
 @attrs.frozen(kw_only=True)
 class QAConfig:
-    """Panes the QA assistant reads, as `session:window` globs (besides test runners)."""
+    """The QA assistant; it reads every watched pane (`targets` is kept for older files)."""
 
     targets: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class DeployConfig:
-    """Panes the deployment assistant reads, as `session:window` globs (besides deploy tools)."""
+    """The deployment assistant; it reads every watched pane (`targets` as for QA)."""
 
     targets: tuple[str, ...] = ()
 

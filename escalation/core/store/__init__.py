@@ -1,19 +1,20 @@
 """The SQLite event store (WAL): every event is written here before anything is delivered.
 
 `Store` is one connection; its parts are split by what they store: events and their
-deliveries, acks and silences, panes and heartbeats, summaries.
+deliveries, the line feed, acks and silences, panes and heartbeats, summaries.
 """
 
 from __future__ import annotations
 
 from .events import EventStore
+from .feed import FeedBatch
 from .intake import IntakeStore
 from .marks import MarkStore
 from .panes import Heartbeat, PaneRecord, PaneStore
 from .retention import PruneReport, RetentionStore
 from .summaries import SummaryStore
 
-__all__ = ["Heartbeat", "PaneRecord", "PruneReport", "Store"]
+__all__ = ["FeedBatch", "Heartbeat", "PaneRecord", "PruneReport", "Store"]
 
 
 class Store(EventStore, MarkStore, PaneStore, SummaryStore, IntakeStore, RetentionStore):
