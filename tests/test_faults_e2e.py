@@ -1,5 +1,6 @@
 """End to end (tmux, circusd, SQLite, the D-Bus mock): an error after a command exited reaches
-the desktop, and a gone session's panes leave `steward status`."""
+the desktop, a gone session's panes leave `steward status`, and lines printed while the disk
+is full become events once it is not."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import _dbus
 import _e2e_extra as x
 import pytest
+from _faults import fill, full_disk
 from _stack import Stack, start_session, type_line
 from libtmux.test.retry import retry_until
 
@@ -57,3 +59,29 @@ def test_a_gone_sessions_panes_leave_steward_status(make_stack: x.StackFactory) 
     retry_until(lambda: "short" not in {p["session"] for p in stack.status()["panes"]}, 20)
     assert "stays" in {p["session"] for p in stack.status()["panes"]}
     assert "session:short" not in {a["name"] for a in stack.status()["assistants"]}
+
+
+def test_markers_written_while_the_disk_is_full_become_events(
+    tmp_path: Path, make_stack: x.StackFactory, notification_bus: _dbus.NotificationBus
+) -> None:
+    with full_disk(tmp_path / "steward", size="64m") as root:
+        stack = make_stack("")
+        assert stack.home == root
+        start_session(stack, "disk")
+        stack.up()
+        _watched(stack, "disk")
+        filler = fill(root)
+        try:
+            for i in range(6):
+                type_line(stack, "disk", f"printf 'Err''or: disk marker {i}\\n'")
+            retry_until(lambda: any("cannot write the store" in c.body
+                                    for c in notification_bus.calls()), 20)
+        finally:
+            filler.unlink()
+
+        def said() -> str:
+            return " ".join(e["text"] + " " + e["detail"] for e in stack.events(session="disk"))
+
+        retry_until(lambda: all(f"disk marker {i}" in said() for i in range(6)), 20)
+        assert stack.events(rule="system.store_recovered")
+        stack.down()  # before the tmpfs goes
