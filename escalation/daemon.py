@@ -6,10 +6,13 @@ import collections
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
+from .alerts import AlertFeed
 from .core.config import Config
 from .core.errors import StewardError
 from .core.events import Event, Kind, Severity, Status
@@ -18,7 +21,9 @@ from .core.paths import StewardHome
 from .core.silence import Silence
 from .core.store import Store
 from .core.tmux import Tmux
+from .metrics import MetricsFile
 from .policy import Decision, Policy
+from .sinks.alertmanager import AlertmanagerSink
 from .sinks.base import Sink
 from .sinks.desktop import DesktopSink
 from .sinks.log import NOTE_RULE, LogSink
@@ -72,6 +77,20 @@ class Daemon:
         self._silences: list[Silence] = []
         self._silences_at = 0.0
         self._running = True
+        self.alerts: AlertFeed | None = None
+        if config.alertmanager.url:
+            self.alerts = AlertFeed(
+                config=config.alertmanager,
+                store=self.store,
+                sink=AlertmanagerSink(url=config.alertmanager.url,
+                                      timeout=config.alertmanager.timeout),
+                host=socket.gethostname(),
+                tmux_args=self.tmux.server_args(),
+                note=lambda text, severity: self._note(text, severity, time.time()),
+            )
+        self.metrics: MetricsFile | None = None
+        if config.metrics.textfile:
+            self.metrics = MetricsFile(Path(config.metrics.textfile).expanduser(), self.store)
         self.upkeep = Upkeep(self.store, self.tmux, config.store)
         self._ack_cursor = self.store.ack_cursor()
         self._log_retry: collections.deque[Notice] = collections.deque(maxlen=LOG_RETRY_MAX)
@@ -225,11 +244,22 @@ class Daemon:
         self.store.decide_many(decided)
         for event_id, _status, _resolved in decided:
             self._undecided.pop(event_id, None)
+        if self.alerts is not None:
+            statuses = {event_id: status for event_id, status, _resolved in decided}
+            for event in events:
+                if event.kind is not Kind.SUMMARY and event.id in statuses:
+                    self.alerts.offer(event, statuses[event.id], now)
         self._ack_cursor, acked = self.store.acks_after(self._ack_cursor)
         for notice in self.policy.tick(now, acked=acked + acked_early, silences=silences):
             self.deliver(notice)
+            if self.alerts is not None:
+                self.alerts.escalated(notice, now)
         for sink in self.sinks.values():
             sink.flush()
+        if self.alerts is not None:
+            self.alerts.step(now, silences)
+        if self.metrics is not None:
+            self.metrics.maybe_write(now)
         if self.upkeep.due(now):
             self.upkeep.run(now, ack_cursor=self._ack_cursor)
         return len(events)
@@ -274,4 +304,6 @@ class Daemon:
         finally:
             for sink in self.sinks.values():
                 sink.close()
+            if self.alerts is not None:
+                self.alerts.close()
             self.store.close()
