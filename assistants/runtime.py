@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from types import FrameType
 
 from escalation.core.config import Config
-from escalation.core.errors import TmuxError
+from escalation.core.errors import StoreError, TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
 from escalation.core.store import FeedBatch, Heartbeat, PaneRecord, Store
 from escalation.core.tmux import Tmux
 
+from .alarm import Alarm
 from .timing import Jobs
 
 __all__ = ["Assistant", "system_event"]
@@ -29,6 +30,10 @@ HEARTBEAT_EVERY = 5.0
 # Consecutive failed ticks before a `system.capture_failed` event.
 FAILURES_BEFORE_EVENT = 3
 SKIP_REPORT_EVERY = 60.0
+# Events kept in memory while the store cannot be written; beyond this the oldest are dropped
+# (and counted in the event that reports the store back).
+UNSTORED_MAX = 20000
+UNFED_MAX = 2000  # feed batches (a pane's new lines of one tick each) kept likewise
 
 
 def system_event(
@@ -72,6 +77,13 @@ class Assistant:
         self._last_beat = 0.0
         self._last_tick: float | None = None
         self._ticker: Jobs | None = None  # made by run(): APScheduler, or the clock's wake-ups
+        # Read, not yet written: kept until the store takes them (see `_store`).
+        self.unstored: list[Event] = []
+        self.unfed: list[FeedBatch] = []
+        self._cursor_unstored: tuple[str, int] | None = None
+        self.dropped = 0
+        self._store_fault: str | None = None
+        self.alarm = Alarm(config, self.tmux)
 
     # -- to implement ---------------------------------------------------------------------
 
@@ -163,13 +175,72 @@ class Assistant:
             )
             self._skips_unreported = 0
             self._last_skip_report = now
-        feed, cursor = self.take_feed(), self.take_cursor()
-        if events or feed or cursor is not None:
-            self.store.add_events(events, feed=feed, cursor=cursor)
-        if now - self._last_save >= SAVE_EVERY:
-            self.save(now)
-        if now - self._last_beat >= HEARTBEAT_EVERY or self.ticks == 1:
-            self.beat(now)
+        self._store(events, self.take_feed(), self.take_cursor(), now)
+        try:
+            if now - self._last_save >= SAVE_EVERY:
+                self.save(now)
+            if now - self._last_beat >= HEARTBEAT_EVERY or self.ticks == 1:
+                self.beat(now)
+        except StoreError as exc:
+            self._store_failed(exc, now)
+
+    def _store(
+        self,
+        events: list[Event],
+        feed: Sequence[FeedBatch],
+        cursor: tuple[str, int] | None,
+        now: float,
+    ) -> None:
+        """Write this tick's events, feed and cursor after any kept from ticks that failed.
+
+        The reader has moved past the lines these came from: if the store cannot take them
+        (disk full, locked past the busy timeout), they stay in memory (at most UNSTORED_MAX
+        events and UNFED_MAX feed batches, the oldest dropped first, the newest cursor) and
+        are written, in one transaction as always, at the next tick that can.
+        """
+        pending = self.unstored + events
+        feeds = self.unfed + list(feed)
+        cursor = cursor if cursor is not None else self._cursor_unstored
+        if not pending and not feeds and cursor is None:
+            return
+        try:
+            self.store.add_events(pending, feed=feeds, cursor=cursor)
+        except StoreError as exc:
+            self._store_failed(exc, now)
+            if len(pending) > UNSTORED_MAX:
+                self.dropped += len(pending) - UNSTORED_MAX
+                pending = pending[-UNSTORED_MAX:]
+            self.unstored, self.unfed = pending, feeds[-UNFED_MAX:]
+            self._cursor_unstored = cursor
+            return
+        self.unstored, self.unfed, self._cursor_unstored = [], [], None
+        if self._store_fault is not None:
+            self._store_back(now, kept=len(pending))
+
+    def _store_failed(self, exc: StoreError, now: float) -> None:
+        if self._store_fault is not None:
+            return
+        self._store_fault = str(exc)
+        log.error("%s: cannot write the store: %s", self.name, exc)
+        self.alarm.raise_(
+            f"{self.name}: cannot write the store ({exc}); what it reads is kept in memory"
+            " and written when the store works again",
+            now,
+        )
+
+    def _store_back(self, now: float, *, kept: int) -> None:
+        fault, self._store_fault = self._store_fault, None
+        lost = f"; {self.dropped} events were dropped (memory bound)" if self.dropped else ""
+        text = (f"{self.name}: the store works again; {kept} events kept in memory were written"
+                f"{lost} (it had failed: {fault})")
+        self.alarm.clear(text, now)
+        try:
+            self.store.add_events([self._system(
+                "system.store_recovered", Severity.WARNING if self.dropped else Severity.INFO,
+                text, now)])
+        except StoreError as exc:
+            self._store_failed(exc, now)
+        self.dropped = 0
 
     def _system(self, rule: str, severity: Severity, text: str, now: float) -> Event:
         return system_event(

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 from escalation.core.config import Config
-from escalation.core.errors import TmuxError
+from escalation.core.errors import StoreError, TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
 from escalation.core.store import FeedBatch, PaneRecord, Store
@@ -37,6 +37,7 @@ class SessionAssistant(Assistant):
         self.watches: dict[str, PaneWatch] = {}
         self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
         self._summary_error_logged = False
+        self._forget_due = False
         self._feed: list[FeedBatch] = []
 
     def session_for_system_events(self) -> str:
@@ -80,7 +81,18 @@ class SessionAssistant(Assistant):
                 self._feed.append(watch.fed)
         for gone in set(self.watches) - seen:
             del self.watches[gone]
-            self.store.forget_panes(self.name, self.watches)
+            self._forget_due = True
+        if self._known:
+            # Panes this assistant knew before it (re)started that are no longer there: a
+            # recreated session's old panes must not be listed beside its new ones.
+            self._known.clear()
+            self._forget_due = True
+        if self._forget_due:
+            try:
+                self.store.forget_panes(self.name, self.watches)
+                self._forget_due = False
+            except StoreError as exc:  # the events of this step matter more: try next time
+                log.warning("%s: cannot forget gone panes yet: %s", self.name, exc)
         return events
 
     def take_feed(self) -> list[FeedBatch]:

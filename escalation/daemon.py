@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
 from .alerts import AlertFeed
 from .core.config import Config
+from .core.errors import StewardError
 from .core.events import Event, Kind, Severity, Status
 from .core.notice import Channel, Notice
 from .core.paths import StewardHome
@@ -19,12 +22,13 @@ from .core.silence import Silence
 from .core.store import Store
 from .core.tmux import Tmux
 from .metrics import MetricsFile
-from .policy import Policy
+from .policy import Decision, Policy
 from .sinks.alertmanager import AlertmanagerSink
 from .sinks.base import Sink
 from .sinks.desktop import DesktopSink
 from .sinks.log import NOTE_RULE, LogSink
 from .sinks.pm import DisplaySink, KeysSink
+from .upkeep import Upkeep
 
 __all__ = ["Daemon"]
 
@@ -33,6 +37,14 @@ log = logging.getLogger(__name__)
 POLL = 0.1
 SILENCE_REFRESH = 1.0
 DESKTOP_RECHECK = 60.0
+# A cycle that failed (the store cannot be written: disk full, locked) is tried again after this.
+FAULT_RETRY = 1.0
+# Log lines that could not be written, kept to write again (the oldest go beyond this).
+LOG_RETRY_MAX = 10000
+SESSION_GONE = "system.session_gone"
+# Reports for an agent PM claimed within this many seconds and never typed are typed after a
+# restart.
+KEYS_REQUEUE = 86400.0
 
 
 class Daemon:
@@ -49,8 +61,10 @@ class Daemon:
             Channel.LOG: self.log_sink,
             Channel.DISPLAY: DisplaySink(self.tmux, config.pm.session),
         }
+        self.keys: KeysSink | None = None
         if config.pm.mode == "send-keys":
-            self.sinks[Channel.KEYS] = KeysSink(self.tmux, config.pm.target)
+            self.keys = KeysSink(self.tmux, config.pm.target, on_typed=self._typed)
+            self.sinks[Channel.KEYS] = self.keys
         self.desktop: Sink | None = None
         if config.notify.desktop:
             self.desktop = DesktopSink(
@@ -77,6 +91,11 @@ class Daemon:
         self.metrics: MetricsFile | None = None
         if config.metrics.textfile:
             self.metrics = MetricsFile(Path(config.metrics.textfile).expanduser(), self.store)
+        self.upkeep = Upkeep(self.store, self.tmux, config.store)
+        self._ack_cursor = self.store.ack_cursor()
+        self._log_retry: collections.deque[Notice] = collections.deque(maxlen=LOG_RETRY_MAX)
+        self._fault: str | None = None
+        self._undecided: dict[int, Decision] = {}  # offered, not yet recorded as decided
 
     # -- desktop availability -------------------------------------------------------------
 
@@ -105,12 +124,14 @@ class Daemon:
         log.info("%s", text)
         self._log_line(text, severity, now)
 
-    def _log_line(self, text: str, severity: Severity, ts: float) -> None:
+    def _log_line(self, text: str, severity: Severity, ts: float) -> bool:
         """A line of Steward's own (a note, a summary) in the log, through the log sink."""
         note = Notice(key="", channel=Channel.LOG, severity=severity, title="", body=text,
                       rule=NOTE_RULE, ts=ts)
         if not self.log_sink.deliver(note):
             log.warning("cannot write to the log: %s", text)
+            return False
+        return True
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -125,7 +146,45 @@ class Daemon:
         except Exception:  # a sink must never take the daemon down; it is logged with its trace
             log.exception("sink %s failed on %s", notice.channel, notice.key)
             ok = False
+        if not ok and notice.channel is Channel.LOG:
+            self._log_retry.append(notice)  # the log is the record: write it when it can be
+            self._alert("log", f"cannot write the log {self.home.log_file}; its lines are kept"
+                        " and written when it can be")
         self.store.mark_delivered(notice.key, ok)
+
+    def _typed(self, notices: Sequence[Notice]) -> None:
+        """The send-keys sink typed these: only now are they delivered."""
+        for notice in notices:
+            self.store.mark_delivered(notice.key, True)
+
+    def _retry_log(self) -> None:
+        """Write the log lines that failed before, oldest first, until one fails again."""
+        while self._log_retry:
+            notice = self._log_retry[0]
+            if not self.log_sink.deliver(notice):
+                return
+            self._log_retry.popleft()
+            self.store.mark_delivered(notice.key, True)
+
+    def _alert(self, kind: str, text: str) -> None:
+        """Tell the PM of a fault of Steward's own by channels that need no disk, once an episode.
+
+        Nothing is claimed in the store (it may be what failed): the desktop and the PM
+        session's clients are told directly.
+        """
+        if self._fault == kind:
+            return
+        self._fault = kind
+        log.error("%s", text)
+        notice = Notice(key="", channel=Channel.DISPLAY, severity=Severity.CRITICAL,
+                        title="Steward: a fault of its own", body=text, rule=NOTE_RULE,
+                        ts=time.time())
+        for sink in (self.sinks.get(Channel.DISPLAY), self.desktop):
+            if sink is not None:
+                try:
+                    sink.deliver(notice)
+                except Exception:  # a fault report must never add a fault; logged with its trace
+                    log.exception("cannot report the fault through %s", sink.channel)
 
     def _summary(self, event: Event) -> None:
         notice = Notice(
@@ -141,9 +200,9 @@ class Daemon:
             ts=event.ts,
         )
         if self.store.claim_delivery(notice):
-            for line in (event.detail or event.text).splitlines():
-                self._log_line(line, Severity.INFO, event.ts)
-            self.store.mark_delivered(notice.key, True)
+            lines = (event.detail or event.text).splitlines()
+            written = [self._log_line(line, Severity.INFO, event.ts) for line in lines]
+            self.store.mark_delivered(notice.key, all(written))  # recorded as it went
 
     def _refresh_silences(self, now: float, *, force: bool = False) -> list[Silence]:
         if force or now - self._silences_at >= SILENCE_REFRESH:
@@ -154,23 +213,44 @@ class Daemon:
     def cycle(self, now: float) -> int:
         """One pass: decide on new events, run timers, deliver; returns events decided."""
         self._check_desktop(now)
-        events = self.store.unprocessed()
+        self._retry_log()
+        events = self.store.unprocessed_fair()
         # Decisions use the silences in force now: one added or removed a moment ago counts.
         silences = self._refresh_silences(now, force=bool(events))
+        acked_early: list[int] = []
+        decided: list[tuple[int, Status, tuple[int, ...]]] = []
         for event in events:
             assert event.id is not None  # read back from the store
+            if event.status is Status.ACKED:
+                acked_early.append(event.id)  # acknowledged before it was decided
+            if event.kind is Kind.SYSTEM and event.rule == SESSION_GONE:
+                self.upkeep.session_gone(event.detail or event.session)
             if event.kind is Kind.SUMMARY:
                 self._summary(event)
-                self.store.decide(event.id, Status.DELIVERED)
+                decided.append((event.id, Status.DELIVERED, ()))
                 continue
-            decision = self.policy.offer(event, now, silences=silences)
+            # A cycle that failed half way (the store could not be written) is tried again
+            # with the decisions it made: the policy is asked once per event.
+            decision = self._undecided.get(event.id)
+            if decision is None:
+                decision = self._undecided[event.id] = self.policy.offer(
+                    event, now, silences=silences
+                )
             for notice in decision.notices:
                 self.deliver(notice)
-            self.store.decide(event.id, decision.status, resolved=decision.resolved)
-            if self.alerts is not None:
-                self.alerts.offer(event, decision.status, now)
-        acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
-        for notice in self.policy.tick(now, acked=acked, silences=silences):
+            decided.append((event.id, decision.status, decision.resolved))
+        # One transaction records the cycle's decisions (each notice was recorded before it
+        # went out, so a crash before this repeats nothing: the claims stand).
+        self.store.decide_many(decided)
+        for event_id, _status, _resolved in decided:
+            self._undecided.pop(event_id, None)
+        if self.alerts is not None:
+            statuses = {event_id: status for event_id, status, _resolved in decided}
+            for event in events:
+                if event.kind is not Kind.SUMMARY and event.id in statuses:
+                    self.alerts.offer(event, statuses[event.id], now)
+        self._ack_cursor, acked = self.store.acks_after(self._ack_cursor)
+        for notice in self.policy.tick(now, acked=acked + acked_early, silences=silences):
             self.deliver(notice)
             if self.alerts is not None:
                 self.alerts.escalated(notice, now)
@@ -180,7 +260,33 @@ class Daemon:
             self.alerts.step(now, silences)
         if self.metrics is not None:
             self.metrics.maybe_write(now)
+        if self.upkeep.due(now):
+            self.upkeep.run(now, ack_cursor=self._ack_cursor)
         return len(events)
+
+    def _safe_cycle(self, now: float) -> int:
+        """A cycle that a store or disk fault cannot end: undecided events wait for the next."""
+        try:
+            busy = self.cycle(now)
+        except (StewardError, OSError) as exc:
+            self._alert("store", f"the escalation daemon cannot use its store ({exc});"
+                        " events wait and it tries again")
+            time.sleep(FAULT_RETRY)
+            return 0
+        if self._fault is not None and not self._log_retry:
+            self._fault = None
+            self._note("the store and the log work again", Severity.INFO, now)
+        return busy
+
+    def resume(self, now: float) -> None:
+        """After a restart: the policy's state, and reports claimed but never typed."""
+        window = max(self.config.policy.cooldown, self.config.policy.escalate_after, 60.0)
+        self.policy.restore(
+            self.store.deliveries(since=now - window), self.store.open_events(since=now - window)
+        )
+        if self.keys is not None:
+            for notice in self.store.undelivered(Channel.KEYS, since=now - KEYS_REQUEUE):
+                self.keys.deliver(notice)
 
     def run(self) -> None:
         def stop(_sig: int, _frame: FrameType | None) -> None:
@@ -188,15 +294,11 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        now = time.time()
-        window = max(self.config.policy.cooldown, self.config.policy.escalate_after, 60.0)
-        self.policy.restore(
-            self.store.deliveries(since=now - window), self.store.open_events(since=now - window)
-        )
+        self.resume(time.time())
         log.info("escalation daemon up; log at %s", self.home.log_file)
         try:
             while self._running:
-                busy = self.cycle(time.time())
+                busy = self._safe_cycle(time.time())
                 if not busy:
                     time.sleep(POLL)
         finally:

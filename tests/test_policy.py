@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from escalation.core.config import NotifyConfig, PMConfig, PolicyConfig
-from escalation.core.events import Event, Kind, Severity, Status
+from escalation.core.events import PANE_DEAD, Event, Kind, Severity, Status
 from escalation.core.notice import Channel, Notice
 from escalation.core.silence import Silence, parse_duration
 from escalation.policy import Decision, Policy
@@ -252,9 +252,9 @@ def test_a_silence_made_while_a_group_waits_holds_it_back() -> None:
 # -- inhibition and resolution ---------------------------------------------------------------
 
 
-def test_an_exited_pane_inhibits_its_pattern_events_until_it_is_active() -> None:
+def test_a_dead_pane_inhibits_its_pattern_events_until_it_is_active() -> None:
     run = Run()
-    run.offer(state(1, "state.exited", severity=ERROR))
+    run.offer(state(1, "state.exited", severity=ERROR, detail=PANE_DEAD))
     suppressed = run.offer(event(2, ts=1.0))
     assert suppressed.status is Status.SUPPRESSED and "inhibited" in suppressed.reason
     assert run.offer(event(3, ts=1.0, session="web")).status is Status.DELIVERED
@@ -262,6 +262,17 @@ def test_an_exited_pane_inhibits_its_pattern_events_until_it_is_active() -> None
     assert active.status is Status.DELIVERED
     assert any(n.key == "log:inhibited:2" and "1 line" in n.body for n in active.notices)
     assert run.offer(event(5, ts=6.0)).status is Status.DELIVERED
+
+
+@pytest.mark.parametrize("rule", ["state.exited", "state.crashed"])
+def test_a_command_back_at_its_shell_inhibits_nothing(rule: str) -> None:
+    run = Run()
+    run.offer(state(1, rule, severity=WARNING))
+    decision = run.offer(event(2, ts=1.0))
+    assert decision.status is Status.DELIVERED, decision.reason
+    desktop = [n for n in run.tick(3.0) if n.channel is Channel.DESKTOP]
+    assert [n.event_ids for n in desktop] == [(2,)]
+    assert not any("suppressed" in n.body for n in run.notices)
 
 
 def test_a_gone_session_inhibits_its_pattern_events() -> None:

@@ -278,7 +278,8 @@ def test_keys_types_one_report_per_flush(tmux: Tmux) -> None:
     sink = KeysSink(tmux, pane)
     assert sink.type_report() == 0
     for i, sev in enumerate((Severity.WARNING, Severity.CRITICAL, Severity.ERROR)):
-        assert sink.deliver(notice(channel=Channel.KEYS, severity=sev, body=f"problem {i}"))
+        queued = sink.deliver(notice(channel=Channel.KEYS, severity=sev, body=f"problem {i}"))
+        assert queued is False  # not typed yet
     assert sink.pending == 3
     assert sink.type_report() == 3
     assert sink.pending == 0

@@ -182,6 +182,7 @@ class Delta:
     changed: bool
     changed_rows: tuple[str, ...] = ()
     lost: bool = False
+    skipped: int | None = None  # when `lost` and the counters are trusted: rows gone unread
 
 
 @attrs.frozen
@@ -251,7 +252,9 @@ def extract(prev: Capture | None, cur: Capture) -> Delta:
     ref_layout = before if ref is prev and before is not None else _layout(ref)
     start, lost = _new_start(ref, ref_layout, cur, now)
     lines = _nonblank(now.text[start : now.cursor_index])
-    return Delta(lines=lines, screen=now.screen, partial=partial, changed=changed, lost=lost)
+    skipped = _unread_rows(ref, ref_layout, cur) if lost else None
+    return Delta(lines=lines, screen=now.screen, partial=partial, changed=changed, lost=lost,
+                 skipped=skipped)
 
 
 def _nonblank(lines: Sequence[str]) -> tuple[str, ...]:
@@ -296,6 +299,18 @@ def _lost_partial(prev: Capture, before: _Layout, cur: Capture, now: _Layout) ->
     if cur.top_row <= start or now.cursor_index == 0:
         return False  # (or one line being written fills the capture: nothing settled to see)
     return _start_row(cur, now, now.cursor_index) != start
+
+
+def _unread_rows(prev: Capture, before: _Layout, cur: Capture) -> int | None:
+    """Rows between the line `prev` saw last and the top of `cur`, if tmux's rows are absolute."""
+    limit = cur.history_limit
+    if limit is None or prev.history_limit != limit or cur.history_size < prev.history_size:
+        return None
+    if cur.history_size > limit - max(1, limit // 10) or (cur.width, cur.height) != (
+        prev.width, prev.height
+    ):
+        return None
+    return max(1, cur.top_row - _start_row(prev, before, before.cursor_index))
 
 
 def _history_cut(cur: Capture) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import attrs
 
 from escalation.core.config import StatesConfig
-from escalation.core.events import Event, Kind, Severity, new_event, safe_text
+from escalation.core.events import PANE_DEAD, Event, Kind, Severity, new_event, safe_text
 from escalation.core.memo import PaneMemo
 from escalation.core.redact import redact
 from escalation.core.sanitize import sanitize
@@ -19,6 +19,7 @@ from escalation.rules import Hit, RuleSet, Scope
 
 from .foreground import foreground_command
 from .new_lines import Capture, Delta
+from .overflow import Overflow
 from .reader import PaneReader
 from .state import Observation, PaneState, StateTracker
 
@@ -29,6 +30,7 @@ RECENT_LINES = 200
 _FLUSH_AFTER_QUIET = 1
 # Seconds a dead pane may go without an exit status before it counts as killed by a signal.
 DEAD_SETTLE = 3.0
+_ENDED = (PaneState.EXITED, PaneState.CRASHED)
 
 
 def masked(capture: Capture) -> Capture:
@@ -128,6 +130,8 @@ class PaneWatch:
         self.quiet = 0
         self.dirty = True
         self._dead_unsettled: float | None = None
+        self.overflow = Overflow()
+        self.history_lines = history_lines
         self.command = info.current_command  # the foreground command, a shell's job included
         # None: the first step announces the pane to the feed's followers.
         self._fed_command: str | None = None
@@ -157,6 +161,19 @@ class PaneWatch:
                 hits += self.matcher.flush()
         if delta is not None:
             self._look_at_screen(delta)
+        skipped = self.overflow.observe(delta, now)
+        if skipped is not None:
+            events.append(
+                pane_event(
+                    info,
+                    now=now,
+                    assistant=self.assistant,
+                    rule="system.output_skipped",
+                    severity=Severity.WARNING,
+                    kind=Kind.SYSTEM,
+                    text=skipped.text(self.history_lines),
+                )
+            )
         self.fed = None
         command = foreground_command(info.current_command, info.pid)
         self.command = command
@@ -223,6 +240,7 @@ class PaneWatch:
                         severity=change.severity,
                         kind=Kind.STATE,
                         text=change.text,
+                        detail=PANE_DEAD if dead and change.new in _ENDED else "",
                     )
                 )
         return events

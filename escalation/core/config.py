@@ -31,6 +31,7 @@ __all__ = [
     "QAConfig",
     "RulesConfig",
     "StatesConfig",
+    "StoreConfig",
     "SummaryConfig",
     "TmuxConfig",
     "WatchConfig",
@@ -233,6 +234,15 @@ class MetricsConfig:
 
 
 @attrs.frozen(kw_only=True)
+class StoreConfig:
+    """Retention: events older than `keep_days` and the oldest beyond `max_mb` are pruned."""
+
+    keep_days: float = attrs.field(default=14.0, validator=_between(0.001, 3650.0))
+    max_mb: float = attrs.field(default=512.0, validator=_between(1.0, 1048576.0))
+    prune_every: float = attrs.field(default=600.0, validator=_between(1.0, 86400.0))
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """The whole configuration, and the file it came from."""
 
@@ -249,6 +259,7 @@ class Config:
     deploy: DeployConfig = DeployConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     metrics: MetricsConfig = MetricsConfig()
+    store: StoreConfig = StoreConfig()
     source: str = ""
 
 

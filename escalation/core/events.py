@@ -14,7 +14,11 @@ from .fingerprint import fingerprint as _fingerprint
 from .redact import redact
 from .sanitize import sanitize
 
-__all__ = ["Event", "Kind", "Severity", "Status", "new_event", "safe_text"]
+__all__ = ["PANE_DEAD", "Event", "Kind", "Severity", "Status", "new_event", "safe_text"]
+
+# The `detail` of a state event whose pane is dead (tmux's `pane_dead`), not merely back at
+# its shell: only such a pane inhibits its pattern events.
+PANE_DEAD = "pane dead"
 
 
 class Severity(enum.IntEnum):

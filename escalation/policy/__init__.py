@@ -40,14 +40,18 @@ Ladder.  An error or critical event sent to the desktop and not acknowledged is 
 and display, one notice per session) every `renotify_after`, and raised to critical once after
 `escalate_after` (that notice stands in for a renotify due at the same tick).  When one error of a
 session is due, the session's errors due within half a `renotify_after` come along, so a session is
-reminded about twice per `renotify_after` at most.  Acknowledging or resolving an event stops it;
-while a silence matches it, its rungs are skipped.
+reminded about twice per `renotify_after` at most.  Errors of one session and fingerprint share
+one rung (see `ladder`).  Acknowledging or resolving any of a rung's events stops it; while a
+silence matches it, its rungs are skipped.
 
-Inhibition and resolution.  After a STATE event "state.exited" or "state.crashed" of a pane, PATTERN
-events of that pane are suppressed until any other state event of it ("state.active", ...).  After a
-SYSTEM event "system.session_gone" (session named by `detail`, else its own session), PATTERN events
-of that session are suppressed until a state event of a live pane of it.  A state event of a pane
-whose rule is not "state.waiting_input" resolves that pane's open waiting_input events
+Inhibition and resolution.  Only a dead pane or a vanished session inhibits.  After a STATE
+event "state.exited" or "state.crashed" of a pane whose detail is `PANE_DEAD` (tmux's
+`pane_dead`), PATTERN events of that pane are suppressed until any other state event of it
+("state.active", ...).  A command that returned to its shell ("exited" without `PANE_DEAD`)
+inhibits nothing: the next command's errors are news.  After a SYSTEM event
+"system.session_gone" (session named by `detail`, else its own session), PATTERN events of that
+session are suppressed until a state event of a live pane of it.  A state event of a pane whose
+rule is not "state.waiting_input" resolves that pane's open waiting_input events
 (`Decision.resolved`) and stops their ladder; it also ends the cooldown of the pane's other states,
 so a pane that comes back to a state is told again.  These take effect even for silenced events.
 
@@ -58,16 +62,18 @@ ladder (from delivered notices), and queues again open events that a channel had
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Collection, Iterable, Sequence
 
 import attrs
 
 from ..core.config import NotifyConfig, PMConfig, PolicyConfig
-from ..core.events import Event, Kind, Severity, Status
+from ..core.events import PANE_DEAD, Event, Kind, Severity, Status
 from ..core.notice import Channel, Notice
 from ..core.silence import Silence
 from . import text
-from .state import Bucket, Group, Held, RateWindow, Rung, climb
+from .ladder import Ladder
+from .state import Bucket, Group, Held, RateWindow
 
 __all__ = ["Decision", "Policy"]
 
@@ -105,6 +111,7 @@ class Policy:
         self._desktop_min = Severity.parse(notify.min_severity)
         self._display_min = Severity.parse(pm.display_min_severity)
         self._opened: dict[str, float] = {}  # fingerprint -> delivery that opened its cooldown
+        self._opened_order: collections.deque[tuple[float, str]] = collections.deque()
         self._repeats: dict[str, Bucket] = {}  # fingerprint -> repeats counted in its cooldown
         self._inhibited: dict[str, Bucket] = {}  # "pane:%1" | "session:api" -> counted events
         self._dead: dict[str, str] = {}  # pane -> the exit rule that inhibits it
@@ -116,7 +123,8 @@ class Policy:
         self._last_sent: dict[tuple[Channel, str], float] = {}
         self._held: list[Held] = []
         self._window = RateWindow(notify.rate_per_minute)
-        self._ladder: dict[int, Rung] = {}
+        self._ladder = Ladder(renotify_after=policy.renotify_after,
+                              escalate_after=policy.escalate_after)
 
     # -- the three entry points ------------------------------------------------------------
 
@@ -192,13 +200,14 @@ class Policy:
             for event_id in notice.event_ids:
                 found = by_id.get(event_id)
                 if parts[1] in ("group", "held") and found and found.severity >= Severity.ERROR:
-                    self._ladder.setdefault(event_id, Rung(event=found, start=notice.ts))
+                    self._ladder.add(found, notice.ts)
                 rung = self._ladder.get(event_id)
                 if rung is not None and parts[1] in ("renotify", "escalate"):
                     ra = self._cfg.renotify_after
                     step = int((notice.ts - rung.start + ra / 2) // ra)
                     rung.step = max(rung.step, step)
                     rung.escalated = rung.escalated or parts[1] == "escalate"
+        self._ladder.touched()
         self._requeue(events, sent, notices)
 
     def _requeue(
@@ -234,7 +243,7 @@ class Policy:
             self._gone.add(event.detail or event.session)
         if event.kind is not Kind.STATE:
             return ()
-        if event.rule in EXITED:
+        if event.rule in EXITED and event.detail == PANE_DEAD:
             self._dead[pane] = event.rule
         else:
             self._dead.pop(pane, None)
@@ -256,6 +265,7 @@ class Policy:
         """Open the event's cooldown at `at`; remember a state it put its pane in."""
         fp = event.fingerprint or f"event:{event.id}"
         self._opened[fp] = max(self._opened.get(fp, at), at)
+        self._opened_order.append((self._opened[fp], fp))
         if event.kind is Kind.STATE:
             self._state_fps.setdefault(_pane(event), set()).add(fp)
             if event.rule == WAITING:
@@ -266,7 +276,7 @@ class Policy:
             return None
         pane = _pane(event)
         if pane in self._dead:
-            return f"pane:{pane}", f"inhibited: {event.target} {self._dead[pane]}"
+            return f"pane:{pane}", f"inhibited: {event.target} is dead, {self._dead[pane]}"
         if event.session in self._gone:
             return f"session:{event.session}", f"inhibited: session {event.session} is gone"
         return None
@@ -296,8 +306,12 @@ class Policy:
         for scope, bucket in list(self._inhibited.items()):
             if now >= bucket.created + interval:
                 out.append(self._bucket_notice(self._inhibited.pop(scope), now))
-        for fp, opened in list(self._opened.items()):
-            if now >= opened + self._cfg.cooldown and fp not in self._repeats:
+        # Cooldowns end oldest first: only those that ended are looked at, not every one open.
+        # (A cooled fingerprint's repeats were flushed just above.)
+        order = self._opened_order
+        while order and now >= order[0][0] + self._cfg.cooldown:
+            at, fp = order.popleft()
+            if self._opened.get(fp) == at and fp not in self._repeats:
                 del self._opened[fp]
 
     def _enqueue(self, channel: Channel, event: Event, now: float) -> None:
@@ -350,7 +364,7 @@ class Policy:
         if kind in ("group", "held"):
             for event in events:
                 if event.id is not None and event.severity >= Severity.ERROR:
-                    self._ladder.setdefault(event.id, Rung(event=event, start=now))
+                    self._ladder.add(event, now)
 
     def _release_held(self, now: float, out: list[Notice]) -> None:
         self._held = [h for h in self._held if h.events]
@@ -366,13 +380,7 @@ class Policy:
         self._desktop(summary, firsts, now, out)
 
     def _climb_ladder(self, now: float, silences: Sequence[Silence], out: list[Notice]) -> None:
-        due = climb(
-            self._ladder,
-            now,
-            renotify_after=self._cfg.renotify_after,
-            escalate_after=self._cfg.escalate_after,
-            skip=lambda e: _silenced(e, now, silences) is not None,
-        )
+        due = self._ladder.climb(now, lambda e: _silenced(e, now, silences) is not None)
         for rungs, escalate in due:
             events = [r.event for r in rungs]
             age = now - rungs[0].start
@@ -388,8 +396,7 @@ class Policy:
         """Acknowledged or resolved: off the ladder, out of waiting groups and held notices."""
         if not ids:
             return
-        for event_id in ids:
-            self._ladder.pop(event_id, None)
+        self._ladder.finish(ids)
         for slot, group in list(self._groups.items()):
             group.events = [e for e in group.events if e.id not in ids]
             if not group.events:

@@ -37,12 +37,13 @@ class Bucket:
 
 @attrs.define
 class Rung:
-    """An unacknowledged error on the ladder: delivered to the desktop at `start`."""
+    """An unacknowledged error on the ladder, with its repeats: sent to the desktop at `start`."""
 
     event: Event
     start: float
     step: int = 0
     escalated: bool = False
+    also: list[int] = attrs.Factory(list)  # later events of its session and fingerprint
 
 
 @attrs.define

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..core.errors import TmuxError
 from ..core.notice import Channel, Notice
@@ -135,13 +135,19 @@ class KeysSink:
 
     The report is typed only when the PM's prompt holds no unsent text and the pane is
     not in a mode (copy mode would take the keys); otherwise it waits for the next cycle.
+    A queued notice has not reached the PM: `deliver` says False, and `on_typed` is told of
+    the notices once their report is typed (the daemon then records them as delivered, and
+    queues again after a restart those that never were).
     """
 
     channel = Channel.KEYS
 
-    def __init__(self, tmux: Tmux, target: str) -> None:
+    def __init__(
+        self, tmux: Tmux, target: str, *, on_typed: Callable[[Sequence[Notice]], None] | None = None
+    ) -> None:
         self.tmux = tmux
         self.target = target
+        self.on_typed = on_typed
         self._queue: list[Notice] = []
 
     @property
@@ -154,9 +160,9 @@ class KeysSink:
         return None
 
     def deliver(self, notice: Notice) -> bool:
-        """Accept the notice for the next report."""
+        """Queue the notice for the next report; False: it is not typed yet (see `on_typed`)."""
         self._queue.append(notice)
-        return True
+        return False
 
     def ready(self) -> bool:
         """Whether the PM's pane can take a report now."""
@@ -186,9 +192,10 @@ class KeysSink:
         except (TmuxError, ValueError) as exc:
             _log.warning("cannot type the report into %s: %s", self.target, exc)
             return 0
-        typed = len(self._queue)
-        self._queue.clear()
-        return typed
+        typed, self._queue = self._queue, []
+        if self.on_typed is not None:
+            self.on_typed(typed)
+        return len(typed)
 
     def close(self) -> None:
         """Type what is still queued if the prompt allows; what cannot be typed is logged."""

@@ -9,13 +9,20 @@ from __future__ import annotations
 from .alerts import AlertRecord, AlertState, AlertStore
 from .events import EventStore
 from .feed import FeedBatch
+from .intake import IntakeStore
 from .marks import MarkStore
 from .panes import Heartbeat, PaneRecord, PaneStore
+from .retention import PruneReport, RetentionStore
 from .summaries import SummaryStore
 from .tallies import TallyStore
 
-__all__ = ["AlertRecord", "AlertState", "FeedBatch", "Heartbeat", "PaneRecord", "Store"]
+__all__ = [
+    "AlertRecord", "AlertState", "FeedBatch", "Heartbeat", "PaneRecord", "PruneReport", "Store",
+]
 
 
-class Store(EventStore, MarkStore, PaneStore, SummaryStore, AlertStore, TallyStore):
+class Store(
+    EventStore, MarkStore, PaneStore, SummaryStore, AlertStore, TallyStore, IntakeStore,
+    RetentionStore,
+):
     """One connection to `steward.db` with every table's queries; each process opens its own."""
