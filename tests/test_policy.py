@@ -365,6 +365,22 @@ def test_ack_stops_the_ladder_and_warnings_never_climb_it() -> None:
     assert run.tick(5000.0) == []
 
 
+def test_a_pane_waiting_for_an_answer_climbs_the_ladder_like_an_error() -> None:
+    run = Run()
+    run.offer(state(1, "state.waiting_input", severity=WARNING))
+    run.tick(2.0)
+    first = run.tick(602.0)
+    assert {n.key for n in first} == {"desktop:renotify:1:1", "display:renotify:1:1"}
+    raised = run.tick(1802.0)
+    assert {(n.key, n.severity) for n in raised} == {
+        ("desktop:escalate:1", CRITICAL),
+        ("display:escalate:1", CRITICAL),
+    }
+    # Answered: the pane moves on and the reminders stop.
+    run.offer(state(2, "state.active", ts=1900.0, severity=INFO))
+    assert run.tick(5000.0) == []
+
+
 # -- restart --------------------------------------------------------------------------------
 
 

@@ -36,7 +36,8 @@ Rate limit.  At most notify.rate_per_minute DESKTOP notices in any 60 s.  Once o
 later ones queue behind it; when the window allows, the queue goes out as one notice (itself, if it
 is alone, else "12 more notifications held back: 9 errors in api, 3 errors in web").
 
-Ladder.  An error or critical event sent to the desktop and not acknowledged is sent again (desktop
+Ladder.  An error or critical event sent to the desktop, or a pane waiting for input
+("state.waiting_input", delivered at warning), and not acknowledged is sent again (desktop
 and display, one notice per session) every `renotify_after`, and raised to critical once after
 `escalate_after` (that notice stands in for a renotify due at the same tick).  When one error of a
 session is due, the session's errors due within half a `renotify_after` come along, so a session is
@@ -76,6 +77,9 @@ from .ladder import Ladder
 from .state import Bucket, Group, Held, RateWindow
 
 __all__ = ["Decision", "Policy"]
+
+# Warnings that climb the ladder like errors: waits for an answer.
+WAITS_CLIMB = frozenset({"state.waiting_input"})
 
 EXITED = frozenset({"state.exited", "state.crashed"})
 WAITING = "state.waiting_input"
@@ -155,6 +159,10 @@ class Policy:
         out.append(text.log_notice(event, now))
         for channel in self._route(event.severity):
             self._enqueue(channel, event, now)
+        if event.id is not None and event.rule in WAITS_CLIMB:
+            # A pane waiting for an answer (an agent's approval) is reminded and raised like an
+            # error: twenty minutes of waiting to run a migration must not stay one warning.
+            self._ladder.add(event, now)
         self._flush_groups(now, silences, out, session=event.session)
         self._release_held(now, out)
         return Decision(status=Status.DELIVERED, notices=tuple(out), resolved=resolved)
