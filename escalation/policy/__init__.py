@@ -36,12 +36,12 @@ Rate limit.  At most notify.rate_per_minute DESKTOP notices in any 60 s.  Once o
 later ones queue behind it; when the window allows, the queue goes out as one notice (itself, if it
 is alone, else "12 more notifications held back: 9 errors in api, 3 errors in web").
 
-Ladder.  An error or critical event sent to the desktop and not acknowledged is sent again (desktop
-and display, one notice per session) every `renotify_after`, and raised to critical once after
-`escalate_after` (that notice stands in for a renotify due at the same tick).  When one error of a
-session is due, the session's errors due within half a `renotify_after` come along, so a session is
-reminded about twice per `renotify_after` at most.  Acknowledging or resolving an event stops it;
-while a silence matches it, its rungs are skipped.
+Ladder.  An error or critical event sent to the desktop and not acknowledged is sent again (log,
+desktop and display, one notice per session) every `renotify_after`, and raised to critical once
+after `escalate_after` (that notice stands in for a renotify due at the same tick).  When one error
+of a session is due, the session's errors due within half a `renotify_after` come along, so a
+session is reminded about twice per `renotify_after` at most.  Acknowledging or resolving an event
+stops it; while a silence matches it, its rungs are skipped.
 
 Inhibition and resolution.  After a STATE event "state.exited" or "state.crashed" of a pane, PATTERN
 events of that pane are suppressed until any other state event of it ("state.active", ...).  After a
@@ -376,7 +376,7 @@ class Policy:
         for rungs, escalate in due:
             events = [r.event for r in rungs]
             age = now - rungs[0].start
-            for channel in (Channel.DESKTOP, Channel.DISPLAY):
+            for channel in (Channel.LOG, Channel.DESKTOP, Channel.DISPLAY):
                 notice = text.ladder_notice(
                     channel, events, now, step=rungs[0].step, escalate=escalate, age=age
                 )
