@@ -49,18 +49,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _summary(config: Config, home: StewardHome, session: str | None, as_json: bool) -> int:
-    from .session import record_summary, session_summary
+    from .session import session_summary
 
     with Store(home.db) as store:
         sessions = sorted({r.session for r in store.panes() if r.assistant.startswith("session:")})
         if session is not None:
+            if session not in sessions:
+                print(f"steward summary: no such session {session!r}"
+                      f" (watched: {', '.join(sessions) or 'none yet'})", file=sys.stderr)
+                return 2
             sessions = [session]
+        # Printed only: the PM pane and the feed get summaries from the assistants alone.
         for name in sessions:
             summary, error = session_summary(store, config, name, time.time())
             if error:
                 print(f"steward: summary command failed, built-in summary used: {error}",
                       file=sys.stderr)
-            record_summary(store, summary, assistant="cli")
             print(json.dumps(summary.to_json()) if as_json else summary.render())
         if not sessions:
             print("steward: no watched session has been read yet", file=sys.stderr)

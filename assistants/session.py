@@ -18,7 +18,7 @@ from .runtime import Assistant, system_event
 from .scheduler import Ticker
 from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
 
-__all__ = ["SessionAssistant", "record_summary", "session_summary", "session_view"]
+__all__ = ["SessionAssistant", "changed", "record_summary", "session_summary", "session_view"]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,14 @@ class SessionAssistant(Assistant):
                 now=now, assistant=self.name, session=self.session,
                 rule="system.summary_command_failed", severity=Severity.WARNING,
                 text=f"summary command failed, using the built-in summary: {error}")])
-        record_summary(self.store, summary, assistant=self.name)
+        if changed(self.store, summary):
+            record_summary(self.store, summary, assistant=self.name)
+
+
+def changed(store: Store, summary: Summary) -> bool:
+    """Whether the summary says something the last one written for its session did not."""
+    latest = store.latest_summary(summary.session)
+    return latest is None or latest[1].splitlines()[1:] != summary.render().splitlines()[1:]
 
 
 def session_view(store: Store, session: str, now: float) -> SessionView:
@@ -133,7 +140,7 @@ def record_summary(store: Store, summary: Summary, *, assistant: str) -> Event:
     """Store a summary and queue it as an event, so the daemon writes it to the log."""
     text = summary.render()
     store.add_summary(summary.session, summary.ts, text, summary.to_json())
-    first = text.splitlines()[0] if text else f"Session: {summary.session}"
+    first = summary.headline()
     event = new_event(
         ts=summary.ts, session=summary.session, target=summary.session, assistant=assistant,
         rule="summary.executive", severity=Severity.INFO, kind=Kind.SUMMARY, text=first,

@@ -132,23 +132,38 @@ class Summary:
     next_steps: tuple[str, ...]
     source: str = "heuristic"
 
+    def sections(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The sections that say something, in the seed's order; empty ones are left out."""
+        named = [
+            ("Current Focus", self.focus),
+            ("Key Decisions", self.decisions),
+            ("Progress", self.progress),
+            ("Blockers", self.blockers),
+            ("Next Steps", self.next_steps),
+        ]
+        return [(name, items) for name, items in named if items]
+
     def render(self) -> str:
-        """The summary as six lines for the PM's log."""
+        """The summary for a person: a title line, then one line per section that says something."""
         when = time.strftime("%H:%M", time.localtime(self.ts))
+        lines = [f"[{when}] Session: {_clean(self.session)} - Executive Summary"]
+        lines += [f"- {name}: {'; '.join(_clean(i) for i in items)}" for name, items in
+                  self.sections()]
+        if len(lines) == 1:
+            lines.append("- Current Focus: nothing seen yet")
+        return "\n".join(lines)
 
-        def line(name: str, items: tuple[str, ...], empty: str) -> str:
-            return f"- {name}: {'; '.join(_clean(i) for i in items) if items else empty}"
-
-        return "\n".join(
-            [
-                f"[{when}] Session: {_clean(self.session)} - Executive Summary",
-                line("Current Focus", self.focus, "none seen"),
-                line("Key Decisions", self.decisions, "none seen"),
-                line("Progress", self.progress, "none seen"),
-                line("Blockers", self.blockers, "None identified"),
-                line("Next Steps", self.next_steps, "none seen"),
-            ]
-        )
+    def headline(self) -> str:
+        """One line for the PM pane: the blockers if any, else the focus."""
+        when = time.strftime("%H:%M", time.localtime(self.ts))
+        if self.blockers:
+            n = len(self.blockers)
+            what = f"{n} blocker{'s' if n > 1 else ''}: {self.blockers[0]}"
+        elif self.focus:
+            what = f"focus: {self.focus[0]}"
+        else:
+            what = "nothing seen yet"
+        return _clean(f"[{when}] summary {self.session}: {what}", 200)
 
     def to_json(self) -> dict[str, object]:
         """The summary as plain JSON values."""

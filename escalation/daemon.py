@@ -71,6 +71,8 @@ class Daemon:
             self.sinks[Channel.DESKTOP] = self.desktop
             if self._desktop_reason is not None:
                 self._note("desktop notifications are back", Severity.INFO, now)
+            else:
+                self._note("desktop notifications on", Severity.INFO, now)
             self._desktop_reason = None
         elif reason is not None and (self._desktop_ok or self._desktop_reason is None):
             self._desktop_ok = False
@@ -122,9 +124,8 @@ class Daemon:
             ts=event.ts,
         )
         if self.store.claim_delivery(notice):
-            for line in (event.detail or event.text).splitlines():
-                self._log_line(line, Severity.INFO, event.ts)
-            self.store.mark_delivered(notice.key, True)
+            # One line, the headline: `steward summary` prints the whole text.
+            self.store.mark_delivered(notice.key, self.log_sink.deliver(notice))
 
     def _refresh_silences(self, now: float, *, force: bool = False) -> list[Silence]:
         if force or now - self._silences_at >= SILENCE_REFRESH:

@@ -231,17 +231,14 @@ def test_render_is_exactly_the_format(utc: None) -> None:
     )
 
 
-def test_render_of_a_quiet_session(utc: None) -> None:
+def test_render_of_a_quiet_session_leaves_empty_sections_out(utc: None) -> None:
     assert summarize(view()).render() == "\n".join(
         [
             "[22:13] Session: backend - Executive Summary",
-            "- Current Focus: none seen",
-            "- Key Decisions: none seen",
-            "- Progress: none seen",
-            "- Blockers: None identified",
-            "- Next Steps: none seen",
+            "- Current Focus: nothing seen yet",
         ]
     )
+    assert summarize(view()).headline() == "[22:13] summary backend: nothing seen yet"
 
 
 def test_to_json() -> None:
