@@ -93,6 +93,9 @@ def up(config: Config, home: StewardHome, *, config_file: str | None) -> list[st
         ).available()
         if reason is not None:
             said.append(f"desktop notifications off ({reason}); the PM pane and the log carry on")
+        else:
+            said.append("desktop notifications on (severity "
+                        f"{config.notify.min_severity} and above)")
     created = ensure_pm_session(config, home)
     ini = home.run_dir / "circus.ini"
     ini.write_text(circus_ini(home.run_dir, home.log_dir, _watchers(config_file)))
