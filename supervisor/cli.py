@@ -19,9 +19,8 @@ from escalation.core.silence import Silence, parse_duration
 from escalation.core.store import Store
 from escalation.rules import RuleSet, load_rules, test_rule
 from escalation.sinks.log import LogSink
-from escalation.tail import follow
 
-from . import lifecycle
+from . import lifecycle, pm_view
 from .reconciler import Reconciler, config_file_arg
 
 __all__ = ["main"]
@@ -41,20 +40,32 @@ def _parser() -> argparse.ArgumentParser:
         help="your steward.toml (else $STEWARD_CONFIG, else ~/.config/steward/steward.toml)",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # The metavar lists the visible commands: a hidden one would show as ==SUPPRESS==.
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                           metavar="{" + ",".join(VISIBLE) + "}")
     sub.add_parser("up", help="start Steward in the background")
     sub.add_parser("down", help="stop Steward and every assistant")
     s = sub.add_parser("status", help="what runs, and every pane's state")
     s.add_argument("--json", action="store_true")
-    t = sub.add_parser("tail", help="follow the aggregated log, coloured by severity")
-    t.add_argument("-n", "--lines", type=int, default=20)
-    t.add_argument("--min-severity", default="info", type=_severity)
+    t = sub.add_parser("tail", help="the PM pane: sessions on top, what needs attention below")
+    t.add_argument("-n", "--lines", type=int, default=20, help="backlog lines (--plain)")
+    t.add_argument("--min-severity", default="warning", type=_severity,
+                   help="least severity shown besides verdicts and recoveries (default warning)")
+    t.add_argument("--all", action="store_true", help="every line of the log")
+    t.add_argument("--plain", action="store_true", help="a plain stream: no header, no colour")
     t.add_argument("--no-color", action="store_true")
+    sh = sub.add_parser("show", help="one event with its detail and the command to jump to it")
+    sh.add_argument("id")
+    g = sub.add_parser("go", help="switch the PM's tmux client to an event's pane or a session")
+    g.add_argument("what", metavar="ID|SESSION")
+    sub.add_parser("top", help="live table of every watched pane; keys to ack, silence, jump")
     e = sub.add_parser("events", help="events, oldest first")
     e.add_argument("--json", action="store_true")
     e.add_argument("--since", type=int, default=0, help="only events after this id")
     e.add_argument("--session")
     e.add_argument("-n", "--limit", type=int, default=None)
+    e.add_argument("--min-severity", default="info", type=_severity)
+    e.add_argument("--unacked", action="store_true", help="only events nobody acknowledged")
     m = sub.add_parser("summary", help="executive summaries now")
     m.add_argument("session", nargs="?")
     m.add_argument("--json", action="store_true")
@@ -78,8 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("file")
     tr.add_argument("--pack", help="one pack by name or path (default: every configured pack)")
     tr.add_argument("--json", action="store_true")
-    sub.add_parser("reconcile", help=argparse.SUPPRESS)
+    sub.add_parser("reconcile")  # what Circus runs; no help, so not listed
     return p
+
+
+VISIBLE = ("up", "down", "status", "top", "tail", "events", "show", "go", "summary", "ack",
+           "silence", "check", "test-rule")
 
 
 def _severity(text: str) -> Severity:
@@ -113,6 +128,8 @@ def _events(home: StewardHome, args: argparse.Namespace) -> int:
             limit=args.limit,
             newest=args.limit is not None,
         )
+    events = [e for e in events if e.severity >= args.min_severity
+              and (not args.unacked or e.status.value in ("new", "delivered"))]
     for e in events:
         if args.json:
             print(json.dumps(e.to_json(), ensure_ascii=False))
@@ -232,14 +249,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     home.ensure()
     if cmd == "tail":
-        follow(
-            home.log_file,
-            sys.stdout,
-            min_severity=args.min_severity,
-            color=not args.no_color and sys.stdout.isatty(),
-            lines=args.lines,
-        )
+        return pm_view.tail(config, home, plain=args.plain, everything=args.all,
+                            min_severity=args.min_severity, lines=args.lines,
+                            color=pm_view.use_color(args.no_color))
+    if cmd == "show":
+        print("\n".join(pm_view.show(config, home, args.id)))
         return 0
+    if cmd == "go":
+        print(pm_view.go(config, home, args.what))
+        return 0
+    if cmd == "top":
+        from escalation.top import run_top
+
+        return int(run_top(config, home, tmux=pm_view.pm_tmux(config)))
     if cmd == "events":
         return _events(home, args)
     if cmd == "ack":
