@@ -35,7 +35,7 @@ from .core.tmux import Tmux
 from .header import STATE_COLORS
 from .sinks.log import LogSink, jump_command
 
-__all__ = ["KEYS_HELP", "TopView", "render", "run_top"]
+__all__ = ["KEYS_HELP", "TopView", "render", "run_top", "split_keys"]
 
 KEYS_HELP = "↑↓/jk select  a ack  s silence 1h  g/⏎ jump  / filter  q quit"
 SILENCE_SECONDS = 3600.0
@@ -191,11 +191,29 @@ def run_top(config: Config, home: StewardHome, *, tmux: Tmux, refresh: float = 1
             ready, _, _ = select.select([fd], [], [], 0.2)
             if not ready:
                 continue
-            keys = os.read(fd, 64).decode(errors="replace")
-            view, done = _keys(keys, view, visible, actions)
-            if done:
-                return 0
+            for key in split_keys(os.read(fd, 64).decode(errors="replace")):
+                view, done = _keys(key, view, visible, actions)
+                if done:
+                    return 0
+                visible = view.shown(rows)
             looked = float("-inf")  # show what the key changed at once
+
+
+def split_keys(data: str) -> list[str]:
+    """What one read of the terminal holds, key by key (`ESC [ A` is one key)."""
+    keys: list[str] = []
+    i = 0
+    while i < len(data):
+        if data.startswith("\x1b[", i) and i + 2 < len(data):
+            end = i + 2
+            while end < len(data) and not data[end].isalpha() and data[end] != "~":
+                end += 1
+            keys.append(data[i : end + 1])
+            i = end + 1
+        else:
+            keys.append(data[i])
+            i += 1
+    return keys
 
 
 def _keys(
@@ -203,17 +221,15 @@ def _keys(
 ) -> tuple[TopView, bool]:
     """The view after `keys`, and whether to quit."""
     if view.typing is not None:
-        typed = view.typing
-        for ch in keys:
-            if ch in "\r\n":
-                return attrs.evolve(view, filter=typed, typing=None, message=""), False
-            if ch == "\x1b":
-                return attrs.evolve(view, typing=None), False
-            if ch in "\x7f\b":
-                typed = typed[:-1]
-            elif ch.isprintable():
-                typed += ch
-        return attrs.evolve(view, typing=typed), False
+        if keys in ("\r", "\n"):
+            return attrs.evolve(view, filter=view.typing, typing=None, message=""), False
+        if keys.startswith("\x1b"):
+            return attrs.evolve(view, typing=None), False
+        if keys in ("\x7f", "\b"):
+            return attrs.evolve(view, typing=view.typing[:-1]), False
+        if keys.isprintable():
+            return attrs.evolve(view, typing=view.typing + keys), False
+        return view, False
     if keys in ("\x1b[A", "k"):
         return _move(rows, view, -1), False
     if keys in ("\x1b[B", "j"):

@@ -117,6 +117,15 @@ def _target(config: Config, home: StewardHome, tmux: Tmux, what: str) -> str:
     return rows[0].target if rows else f"={what}:"
 
 
+def _clients(tmux: Tmux, session: str) -> list[str]:
+    """The PM's clients: those attached to `session`, else every user's client (it jumped)."""
+    rows = tmux.cmd("list-clients", "-F",
+                    "#{client_name}\t#{client_session}\t#{client_control_mode}", check=False)
+    users = [(name, sess) for name, sess, control in (([*r.split("\t"), "", ""])[:3] for r in rows)
+             if name and control != "1"]
+    return [name for name, sess in users if sess == session] or [name for name, _ in users]
+
+
 def go(config: Config, home: StewardHome, what: str) -> str:
     """Switch the PM's tmux client to the pane of an event, or a session's neediest pane."""
     tmux = pm_tmux(config)
@@ -124,7 +133,7 @@ def go(config: Config, home: StewardHome, what: str) -> str:
     if os.environ.get("TMUX"):
         clients = [""]  # the client this command runs in
     else:
-        clients = tmux.clients(config.pm.session)
+        clients = _clients(tmux, config.pm.session)
         if not clients:
             raise StewardError(f"steward go: no tmux client is attached to {config.pm.session!r};"
                                f" run: {jump_command(target, tmux_args=tmux.server_args())}")

@@ -26,6 +26,12 @@ def _width(stack: Stack) -> int:
     return int(stack.tmux("display-message", "-p", "-t", "pm", "#{pane_width}").strip())
 
 
+def _client_session(stack: Stack) -> str:
+    """The session the user's client shows (the assistants' control clients left out)."""
+    rows = stack.tmux("list-clients", "-F", "#{client_control_mode} #{client_session}").split("\n")
+    return " ".join(r[2:] for r in rows if r.startswith("0 "))
+
+
 def _parts(lines: list[str]) -> tuple[list[str], list[str]]:
     """The header (above the rule) and the feed (below it, without blank rows)."""
     cut = next(i for i, line in enumerate(lines) if line.startswith(RULE * 10))
@@ -62,7 +68,7 @@ def test_pm_pane_header_feed_reminders_and_summary_at_80_and_200_columns(
             header, feed = _parts(_screen(stack))
             text = "\n".join(feed)
             return (any(line.startswith("api ") for line in header)
-                    and any(line.startswith("web ") for line in header)
+                    and any(line.startswith("web ") and "waiting" in line for line in header)
                     and "ValueError" in text and "Deploy to production" in text
                     and "unacknowledged for" in text)
 
@@ -99,5 +105,16 @@ def test_pm_pane_header_feed_reminders_and_summary_at_80_and_200_columns(
         assert all(len(line) <= 200 for line in header + feed)
         assert all(FEED_ROW.match(line) for line in feed), feed
         assert any(line.startswith("api ") for line in header)
+
+        # `steward show` has the detail and the jump; `steward go` moves the PM's client.
+        shown = stack.steward("show", str(error_id)).stdout
+        assert "Traceback (most recent call last)" in shown
+        assert "switch-client -t 'api:0.0'" in shown.replace("-L " + stack.socket_name + " ", "")
+        assert stack.steward("show", "999999", check=False).returncode == 2
+        assert stack.steward("go", "nosuch", check=False).returncode == 2
+        stack.steward("go", f"#{error_id}")
+        retry_until(lambda: _client_session(stack) == "api", 10)
+        stack.steward("go", "pm")
+        retry_until(lambda: _client_session(stack) == "pm", 10)
     finally:
         client.close()
