@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
 import supervisor
@@ -182,3 +183,30 @@ def test_test_rule_counts_lines(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "generic.python_traceback" in proc.stdout
     assert steward("test-rule", str(tmp_path / "nope"), env_home=tmp_path).returncode == 2
+
+
+def test_help_lists_no_hidden_command() -> None:
+    out = steward("--help", env_home=Path("/nonexistent")).stdout
+    assert "==SUPPRESS==" not in out and "reconcile" not in out
+    for command in ("top", "tail", "show", "go", "summary", "events"):
+        assert command in out
+
+
+def test_events_min_severity_unacked_and_show(tmp_path: Path) -> None:
+    home = StewardHome(root=tmp_path / "h").ensure()
+    warn = attrs.evolve(_event(2), severity=Severity.WARNING, detail="line one\nline two")
+    with Store(home.db) as store:
+        store.add_events([_event(1), warn, _event(3, "web")])
+        store.ack(ids=[3])
+    ids = lambda *a: [json.loads(x)["id"] for x in  # noqa: E731
+                      steward("events", "--json", *a, env_home=home.root).stdout.splitlines()]
+    assert ids("--min-severity", "error") == [1, 3]
+    assert ids("--unacked") == [1, 2]
+    assert ids("--unacked", "--min-severity", "error") == [1]
+    bad = steward("events", "--min-severity", "loud", env_home=home.root)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    shown = steward("show", "#2", env_home=home.root).stdout
+    assert "#2 warning pattern generic.error_line" in shown
+    assert "  line two" in shown and "switch-client -t 'api:1.2'" in shown
+    missing = steward("show", "99", env_home=home.root)
+    assert missing.returncode == 2 and "no event 99" in missing.stderr
