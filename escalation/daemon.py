@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 from .core.config import Config
@@ -45,7 +46,8 @@ class Daemon:
             Channel.DISPLAY: DisplaySink(self.tmux, config.pm.session),
         }
         if config.pm.mode == "send-keys":
-            self.sinks[Channel.KEYS] = KeysSink(self.tmux, config.pm.target)
+            self.sinks[Channel.KEYS] = KeysSink(self.tmux, config.pm.target,
+                                                on_failure=self._keys_failed)
         self.desktop: Sink | None = None
         if config.notify.desktop:
             self.desktop = DesktopSink(
@@ -87,6 +89,12 @@ class Daemon:
     def _note(self, text: str, severity: Severity, now: float) -> None:
         log.info("%s", text)
         self._log_line(text, severity, now)
+
+    def _keys_failed(self, why: str, notices: Sequence[Notice]) -> None:
+        """A report typed into the PM's prompt was not submitted: recorded, and said."""
+        for notice in notices:
+            self.store.mark_delivered(notice.key, False)
+        self._note(f"{why}: steward events --unacked", Severity.ERROR, time.time())
 
     def _log_line(self, text: str, severity: Severity, ts: float) -> None:
         """A line of Steward's own (a note, a summary) in the log, through the log sink."""
