@@ -16,11 +16,12 @@ from escalation.rules import RuleSet
 from .pane.watch import PaneWatch
 from .runtime import Assistant, system_event
 from .scheduler import Ticker
-from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
+from .summary import PaneView, Run, SessionView, Summary, summarize, summarize_with_command
 
 __all__ = ["SessionAssistant", "changed", "record_summary", "session_summary", "session_view"]
 
 log = logging.getLogger(__name__)
+
 
 
 class SessionAssistant(Assistant):
@@ -116,14 +117,19 @@ def session_view(store: Store, session: str, now: float) -> SessionView:
             prompt=rec.memo.prompt,
         ))
     events = store.events(session=session, limit=500, newest=True)
+    silences = store.silences(active_at=now)
+    states = {p.target: p.state for p in panes}
     open_events = tuple(
         e for e in events
         if e.status.value in ("new", "delivered") and e.severity >= Severity.WARNING
-        and e.kind is not Kind.SUMMARY
+        and e.kind is not Kind.SUMMARY and not any(s.matches(e, now) for s in silences)
+        # a state is a blocker only while its pane is still in it
+        and (e.kind is not Kind.STATE or states.get(e.target) == e.rule.removeprefix("state."))
     )
-    runs = tuple(e.text for e in events if e.rule.startswith("qa.run") or e.rule == "qa.regression")
+    runs = tuple(r for e in events if (r := Run(ts=e.ts, target=e.target, rule=e.rule,
+                                                text=e.text)).verdict(e.severity))
     return SessionView(session=session, now=now, panes=tuple(panes), open_events=open_events,
-                       test_runs=runs[-5:])
+                       runs=runs[-50:])
 
 
 def session_summary(

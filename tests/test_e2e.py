@@ -155,7 +155,7 @@ def test_executive_summaries_reach_the_log_as_one_line_when_changed_and_the_cli_
         data = json.loads(out.splitlines()[0])
         assert data["session"] == "backend"
         assert any("SQLite" in d for d in data["decisions"])
-        assert any("45%" in p for p in data["progress"])
+        assert data["progress"] == []  # "45%" on the screen is no verdict of a run
         plain = st.steward("summary", "backend").stdout
         assert "Session: backend - Executive Summary" in plain
         assert "- Next Steps:" in plain and "retry tests" in plain
