@@ -94,6 +94,8 @@ def test_pm_pane_header_feed_reminders_and_summary_at_80_and_200_columns(
         assert "Session: api - Executive Summary" in printed
         assert "none seen" not in printed
         assert stack.steward("summary", "nosuch", check=False).returncode == 2
+        project = stack.steward("summary").stdout
+        assert "Project: " in project.splitlines()[0] and "- Blockers: " in project
         after = _parts(_screen(stack))[1]
         assert [r for r in after if "summary" in r] == [r for r in before if "summary" in r]
 
