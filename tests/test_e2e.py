@@ -67,8 +67,11 @@ def test_sessions_come_and_go_and_down_leaves_nothing(stack: Stack) -> None:
 
     start_session(stack, "late")
     retry_until(lambda: "session:late" in stack.watchers(), 10)
+    retry_until(lambda: any(p["session"] == "late" for p in stack.status()["panes"]), 10)
 
     stack.tmux("kill-session", "-t", "=late")
+    # Gone from `steward status` (and `top`, the same board) at once, not at the next look.
+    assert not any(p["session"] == "late" for p in stack.status()["panes"])
     retry_until(lambda: "session:late" not in stack.watchers(), 10)
     assert stack.events(rule="system.session_gone", session="late")
 
@@ -93,6 +96,8 @@ def test_sessions_come_and_go_and_down_leaves_nothing(stack: Stack) -> None:
     stack.steward("down")
     retry_until(lambda: not stack.alive(), 15)
     assert "pm" not in stack.tmux("list-sessions", "-F", "#{session_name}").split()
+    circusd_log = (stack.home / "log" / "circusd.log").read_text()
+    assert "ConflictError" not in circusd_log and "Traceback" not in circusd_log
 
 
 def test_no_network_listener_and_private_runtime_dir(stack: Stack) -> None:
