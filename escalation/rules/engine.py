@@ -30,6 +30,7 @@ from .model import (
     Scope,
     clean_text,
     compile_pattern,
+    tidy_message,
 )
 
 __all__ = ["Matcher", "RuleSet", "load_rules"]
@@ -92,7 +93,7 @@ class _Compiled:
         seq: int = -1,
     ) -> Hit:
         values = _Fields(groups, line=line, rule=self.rule.id)
-        message = clean_text(self.rule.message.format_map(values))
+        message = tidy_message(clean_text(self.rule.message.format_map(values)))
         return Hit(
             rule=self.rule,
             line=line,
