@@ -540,3 +540,12 @@ def test_a_burst_of_200_errors_across_20_panes_stays_bounded() -> None:
     assert count(Channel.DESKTOP, t0 + 200.0) <= 4 * 6
     desktop_ids = {i for n in run.on(Channel.DESKTOP) for i in n.event_ids}
     assert desktop_ids == set(range(1, 201))  # nobody's error is dropped from the desktop
+
+
+def test_without_a_desktop_the_log_still_reminds() -> None:
+    run = Run(desktop=False)
+    run.offer(event(1))
+    run.tick(2.0)
+    assert {n.key for n in run.tick(602.0)} == {"log:renotify:1:1", "display:renotify:1:1"}
+    assert run.on(Channel.DESKTOP) == []
+    assert run.tick(1202.0, acked={1}) == []

@@ -36,12 +36,13 @@ Rate limit.  At most notify.rate_per_minute DESKTOP notices in any 60 s.  Once o
 later ones queue behind it; when the window allows, the queue goes out as one notice (itself, if it
 is alone, else "12 more notifications held back: 9 errors in api, 3 errors in web").
 
-Ladder.  An error or critical event sent to the desktop and not acknowledged is sent again (log,
-desktop and display, one notice per session) every `renotify_after`, and raised to critical once
-after `escalate_after` (that notice stands in for a renotify due at the same tick).  When one error
-of a session is due, the session's errors due within half a `renotify_after` come along, so a
-session is reminded about twice per `renotify_after` at most.  Acknowledging or resolving an event
-stops it; while a silence matches it, its rungs are skipped.
+Ladder. An error or critical event sent to the desktop (or logged, with notify.desktop off) and not
+acknowledged is sent again (log, desktop and display, one notice per session) every
+`renotify_after`, and raised to critical once after `escalate_after` (that notice stands in for a
+renotify due at the same tick). When one error of a session is due, the session's errors due within
+half a `renotify_after` come along, so a session is reminded about twice per `renotify_after` at
+most. Acknowledging or resolving an event stops it; while a silence matches it, its rungs are
+skipped.
 
 Inhibition and resolution.  After a STATE event "state.exited" or "state.crashed" of a pane, PATTERN
 events of that pane are suppressed until any other state event of it ("state.active", ...).  After a
@@ -117,6 +118,8 @@ class Policy:
         self._held: list[Held] = []
         self._window = RateWindow(notify.rate_per_minute)
         self._ladder: dict[int, Rung] = {}
+        self._ladder_channels = tuple(c for c in (Channel.LOG, Channel.DESKTOP, Channel.DISPLAY)
+                                      if c is not Channel.DESKTOP or notify.desktop)
 
     # -- the three entry points ------------------------------------------------------------
 
@@ -147,6 +150,9 @@ class Policy:
         out.append(text.log_notice(event, now))
         for channel in self._route(event.severity):
             self._enqueue(channel, event, now)
+        if not self._notify.desktop and event.severity >= Severity.ERROR and event.id is not None:
+            # No desktop to start the ladder: the log (the PM pane) reminds all the same.
+            self._ladder.setdefault(event.id, Rung(event=event, start=now))
         self._flush_groups(now, silences, out, session=event.session)
         self._release_held(now, out)
         return Decision(status=Status.DELIVERED, notices=tuple(out), resolved=resolved)
@@ -178,6 +184,8 @@ class Policy:
         for event in events:
             self._track(event)
             self._delivered(event, event.ts)
+            if not self._notify.desktop and event.severity >= Severity.ERROR and event.id:
+                self._ladder.setdefault(event.id, Rung(event=event, start=event.ts))
         sent: dict[Channel, set[int]] = {}
         for notice in notices:
             sent.setdefault(notice.channel, set()).update(notice.event_ids)
@@ -376,7 +384,7 @@ class Policy:
         for rungs, escalate in due:
             events = [r.event for r in rungs]
             age = now - rungs[0].start
-            for channel in (Channel.LOG, Channel.DESKTOP, Channel.DISPLAY):
+            for channel in self._ladder_channels:
                 notice = text.ladder_notice(
                     channel, events, now, step=rungs[0].step, escalate=escalate, age=age
                 )
