@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 
@@ -21,6 +22,8 @@ from .summary import PaneView, Run, SessionView, Summary, summarize, summarize_w
 __all__ = ["SessionAssistant", "changed", "record_summary", "session_summary", "session_view"]
 
 log = logging.getLogger(__name__)
+
+_AGES = re.compile(r"\b\d+ (?:min|s)\b")  # how long something has lasted is not a change
 
 
 
@@ -99,7 +102,14 @@ class SessionAssistant(Assistant):
 def changed(store: Store, summary: Summary) -> bool:
     """Whether the summary says something the last one written for its session did not."""
     latest = store.latest_summary(summary.session)
-    return latest is None or latest[1].splitlines()[1:] != summary.render().splitlines()[1:]
+    if latest is None:
+        return True
+    return _gist(latest[1]) != _gist(summary.render())
+
+
+def _gist(text: str) -> str:
+    """A rendered summary without its title line and the ages in it."""
+    return _AGES.sub("", "\n".join(text.splitlines()[1:]))
 
 
 def session_view(store: Store, session: str, now: float) -> SessionView:

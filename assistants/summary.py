@@ -60,6 +60,7 @@ _NEXT = re.compile(
     re.IGNORECASE,
 )
 _GREEN_DEPLOYS = ("_done", "_deployed", "_complete")
+_RED_RUNS = frozenset({"qa.run_failed", "qa.regression"})
 _SECTIONS = {
     "current focus": "focus",
     "focus": "focus",
@@ -234,6 +235,8 @@ def _minutes(seconds: float) -> str:
 def _focus(view: SessionView, panes: list[PaneView]) -> Iterator[str]:
     for pane in panes:
         typed = next((m["cmd"] for line in reversed(pane.recent) if (m := _TYPED.match(line))), "")
+        first, _, rest = typed.partition(" ")
+        typed = f"{first.rsplit('/', 1)[-1]} {rest}".strip() if "/" in first else typed
         runs = [r for r in view.runs if r.target == pane.target]
         state = _label(pane.state)
         if pane.state in ("active", "stalled", "waiting_input") and view.now > pane.state_since:
@@ -268,10 +271,16 @@ def _progress(view: SessionView) -> Iterator[str]:
             yield f"{last.target} red ({last.text}{since})"
 
 
+def _fixed(view: SessionView, event: Event) -> bool:
+    """A red run whose pane has had a green run since: the green one replaces it."""
+    return event.rule in _RED_RUNS and any(
+        r.green and r.target == event.target and r.ts >= event.ts for r in view.runs)
+
+
 def _blockers(view: SessionView) -> list[str]:
     found: list[tuple[int, float, str]] = []
     for event in view.open_events:
-        if event.severity >= Severity.WARNING:
+        if event.severity >= Severity.WARNING and not _fixed(view, event):
             found.append((event.severity, event.ts, f"{event.target}: {event.text}"))
     for pane in view.panes:
         if pane.state == "stalled":

@@ -30,7 +30,7 @@ SHORT = {Severity.INFO: "info", Severity.WARNING: "WARN", Severity.ERROR: "ERR",
          Severity.CRITICAL: "CRIT"}
 TARGET_CELLS = 18  # the widest `session:w.p` a line shows before cutting it
 _TROUBLE = frozenset({"state.waiting_input", "state.stalled", "state.crashed"})
-_VERDICTS = ("qa.", "deploy.")
+_VERDICTS = ("qa.run_passed", "deploy.")  # info lines that say how a run or rollout ended
 _SUMMARY = "summary."
 
 

@@ -258,6 +258,9 @@ def test_an_exited_pane_inhibits_its_pattern_events_until_it_is_active() -> None
     suppressed = run.offer(event(2, ts=1.0))
     assert suppressed.status is Status.SUPPRESSED and "inhibited" in suppressed.reason
     assert run.offer(event(3, ts=1.0, session="web")).status is Status.DELIVERED
+    # The verdict on the run that just ended in that pane is told all the same.
+    verdict = run.offer(event(6, ts=2.0, rule="qa.run_passed", severity=INFO))
+    assert verdict.status is Status.DELIVERED
     active = run.offer(state(4, "state.active", ts=5.0, severity=INFO))
     assert active.status is Status.DELIVERED
     assert any(n.key == "log:inhibited:2" and "1 line" in n.body for n in active.notices)

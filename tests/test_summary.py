@@ -394,3 +394,13 @@ def test_summary_values_are_frozen() -> None:
     with pytest.raises(AttributeError):
         s.focus = ()  # type: ignore[misc]  # the point is that it cannot be assigned
     assert isinstance(s, Summary)
+
+
+def test_a_green_run_replaces_the_red_one_among_blockers() -> None:
+    red = attrs.evolve(event("pytest: 1 failed, 40 passed", Severity.ERROR, NOW - 600,
+                             "backend:0.1"), rule="qa.run_failed")
+    runs = (run(600, "qa.run_failed", "pytest: 1 failed, 40 passed"),
+            run(60, "qa.run_passed", "pytest: 41 passed"))
+    assert summarize(view(PYTEST, open_events=(red,), runs=runs)).blockers == ()
+    assert summarize(view(PYTEST, open_events=(red,), runs=runs[:1])).blockers == (
+        "backend:0.1: pytest: 1 failed, 40 passed",)
