@@ -19,6 +19,7 @@ __all__ = ["PaneRow", "SessionRow", "ago", "pane_rows", "session_rows", "state_r
 # What needs the PM first: a crash, a question, a stall; then panes that stopped; then work.
 _RANK = {"crashed": 0, "waiting_input": 1, "stalled": 2, "exited": 3, "active": 4, "idle": 5}
 LABELS = {"waiting_input": "waiting"}
+_RED_RUNS = frozenset({"qa.run_failed", "qa.regression"})
 
 
 def state_rank(state: str) -> int:
@@ -97,9 +98,14 @@ def pane_rows(store: Store, *, live: Collection[str] | None) -> list[PaneRow]:
     records = [r for r in store.panes() if r.assistant.startswith("session:")
                and (live is None or r.session in live)]
     states = {r.pane: r.state for r in records}
+    greens: dict[str, float] = {}  # target -> its latest green run: it replaces red ones
+    for event in store.events(limit=500, newest=True):
+        if event.rule == "qa.run_passed":
+            greens[event.target] = max(greens.get(event.target, 0.0), event.ts)
     open_by_pane: dict[str, list[Event]] = {}
     for event in store.open_events():
-        if _is_open(event, states):
+        fixed = event.rule in _RED_RUNS and greens.get(event.target, -1.0) >= event.ts
+        if _is_open(event, states) and not fixed:
             open_by_pane.setdefault(event.pane or event.target, []).append(event)
     rows = []
     for rec in records:

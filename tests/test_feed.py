@@ -161,6 +161,13 @@ def test_board_counts_what_is_open_and_drops_killed_sessions(tmp_path: Path) -> 
             store.decide(e.id, Status.DELIVERED)
         store.ack(ids=[events[3].id or 0])
         rows = pane_rows(store, live={"api", "web"})
+        # A red run of api's pane, then a green one: the red one is no longer open.
+        red, green = store.add_events([
+            _event(1, "api", "qa.run_failed", Severity.ERROR, Kind.PATTERN),
+            _event(1, "api", "qa.run_passed", Severity.INFO, Kind.PATTERN)])
+        for e in (red, green):
+            store.decide(e.id or 0, Status.DELIVERED)
+        assert pane_rows(store, live={"api"})[0].open == 1
     assert [r.target for r in rows] == ["web:0.2", "api:0.1"]  # waiting before idle
     web, api = rows
     assert (web.open, web.last_alert) == (1, "state.waiting_input text")
