@@ -552,3 +552,14 @@ def test_without_a_desktop_the_log_still_reminds() -> None:
     assert {n.key for n in run.tick(602.0)} == {"log:renotify:1:1", "display:renotify:1:1"}
     assert run.on(Channel.DESKTOP) == []
     assert run.tick(1202.0, acked={1}) == []
+
+
+def test_a_green_run_resolves_the_red_ones_and_stops_their_reminders() -> None:
+    run = Run()
+    run.offer(event(1, rule="qa.run_failed"))
+    run.tick(2.0)
+    green = run.offer(event(2, ts=100.0, rule="qa.run_passed", severity=INFO))
+    assert green.resolved == (1,)
+    assert [n for n in run.tick(700.0) if "renotify" in n.key] == []
+    other = run.offer(event(3, ts=800.0, rule="qa.run_failed", index="1"))
+    assert other.resolved == ()

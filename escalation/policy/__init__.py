@@ -50,8 +50,9 @@ state event of it ("state.active", ...). After a SYSTEM event "system.session_go
 by `detail`, else its own session), PATTERN events of that session are suppressed until a state
 event of a live pane of it. A state event of a pane whose rule is not "state.waiting_input" resolves
 that pane's open waiting_input events (`Decision.resolved`) and stops their ladder; it also ends the
-cooldown of the pane's other states, so a pane that comes back to a state is told again. These take
-effect even for silenced events.
+cooldown of the pane's other states, so a pane that comes back to a state is told again. A green run
+(qa.run_passed) resolves the pane's red runs before it the same way. These take effect even for
+silenced events.
 
 Restart.  `restore` rebuilds cooldowns (from open events), the rate window, the group timers and the
 ladder (from delivered notices), and queues again open events that a channel had not been sent yet
@@ -77,6 +78,8 @@ EXITED = frozenset({"state.exited", "state.crashed"})
 WAITING = "state.waiting_input"
 SESSION_GONE = "system.session_gone"
 VERDICTS = ("qa.", "deploy.")  # the QA and deploy assistants' verdicts on runs and rollouts
+RED_RUNS = frozenset({"qa.run_failed", "qa.regression"})
+GREEN_RUN = "qa.run_passed"  # resolves the pane's red runs before it
 _GROUPED = (Channel.DESKTOP, Channel.DISPLAY, Channel.KEYS)
 
 
@@ -114,6 +117,7 @@ class Policy:
         self._gone: set[str] = set()  # sessions that went away
         self._state_fps: dict[str, set[str]] = {}  # pane -> fingerprints of its delivered states
         self._waiting: dict[str, list[Event]] = {}  # pane -> open waiting_input events
+        self._red: dict[str, list[Event]] = {}  # pane -> its failed runs since the last green
         self._closed: list[Bucket] = []  # buckets to log at the next chance
         self._groups: dict[tuple[Channel, str], Group] = {}
         self._last_sent: dict[tuple[Channel, str], float] = {}
@@ -152,8 +156,7 @@ class Policy:
         out.append(text.log_notice(event, now))
         for channel in self._route(event.severity):
             self._enqueue(channel, event, now)
-        if not self._notify.desktop and event.severity >= Severity.ERROR and event.id is not None:
-            # No desktop to start the ladder: the log (the PM pane) reminds all the same.
+        if not self._notify.desktop and event.severity >= Severity.ERROR:  # no desktop: log
             self._ladder.setdefault(event.id, Rung(event=event, start=now))
         self._flush_groups(now, silences, out, session=event.session)
         self._release_held(now, out)
@@ -238,8 +241,14 @@ class Policy:
         return channels
 
     def _track(self, event: Event) -> tuple[int, ...]:
-        """Inhibitions, state transitions and waiting_input resolution; returns resolved ids."""
+        """Inhibitions, state transitions, waiting_input and red runs resolved; resolved ids."""
         pane = _pane(event)
+        if event.rule in RED_RUNS:
+            self._red.setdefault(pane, []).append(event)
+        elif event.rule == GREEN_RUN:
+            fixed = tuple(e.id for e in self._red.pop(pane, []) if e.id is not None)
+            self._finish(set(fixed))
+            return fixed
         if event.kind is Kind.SYSTEM and event.rule == SESSION_GONE:
             self._gone.add(event.detail or event.session)
         if event.kind is not Kind.STATE:
@@ -408,3 +417,4 @@ class Policy:
             held.events = [e for e in held.events if e.id not in ids]
         for pane, waiting in list(self._waiting.items()):
             self._waiting[pane] = [e for e in waiting if e.id not in ids]
+        self._red = {pane: [e for e in red if e.id not in ids] for pane, red in self._red.items()}
