@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import queue
 import re
+import threading
 import time
 from collections.abc import Sequence
 
@@ -39,11 +41,18 @@ class SessionAssistant(Assistant):
         self.watches: dict[str, PaneWatch] = {}
         self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
         self._summary_error_logged = False
+        # The summary command runs in a thread of its own (a daemon: it never holds up a
+        # stop); captures never wait for it, and the tick records what it wrote.
+        self._results: queue.SimpleQueue[tuple[Summary, str | None]] = queue.SimpleQueue()
+        self._summarizing = False
 
     def session_for_system_events(self) -> str:
         return self.session
 
     def step(self, now: float) -> list[Event]:
+        if self._summarizing and not self._results.empty():
+            self._summarizing = False
+            self._record(*self._results.get())
         try:
             infos = self.tmux.panes(self.session)
         except TmuxError:
@@ -88,7 +97,19 @@ class SessionAssistant(Assistant):
     def write_summary(self) -> None:
         now = time.time()
         self.save(now)
-        summary, error = session_summary(self.store, self.config, self.session, now)
+        if not self.config.summary.command:
+            self._record(summarize(session_view(self.store, self.session, now)), None)
+        elif not self._summarizing:  # the last one still runs: this interval is skipped
+            self._summarizing = True
+            view = session_view(self.store, self.session, now)
+            command, timeout = self.config.summary.command, self.config.summary.timeout
+            threading.Thread(
+                target=lambda: self._results.put(summarize_with_command(view, command, timeout)),
+                name="summary", daemon=True).start()
+
+    def _record(self, summary: Summary, error: str | None) -> None:
+        """Store a summary that says something new; a failed command is said once."""
+        now = time.time()
         if error and not self._summary_error_logged:
             self._summary_error_logged = True
             self.store.add_events([system_event(
