@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from _client import AttachedClient
@@ -54,6 +57,7 @@ def test_pm_pane_header_feed_reminders_and_summary_at_80_and_200_columns(
     start_session(stack, "api")
     start_session(stack, "web")
     stack.up()
+    assert "desktop notifications on" in stack.up_output
     retry_until(lambda: {"session:api", "session:web"} <= set(stack.watchers()), 15)
     client = AttachedClient(stack.socket_name, "pm", stack.env, width=80, height=30)
     try:
@@ -120,3 +124,15 @@ def test_pm_pane_header_feed_reminders_and_summary_at_80_and_200_columns(
         retry_until(lambda: _client_session(stack) == "pm", 10)
     finally:
         client.close()
+
+
+def test_up_without_a_bus_says_so_once(tmp_path: Path, server: Any) -> None:
+    st = Stack(tmp_path, socket_name=str(server.socket_name),
+               env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"})
+    try:
+        proc = st.steward("up")
+        said = proc.stdout + proc.stderr
+        assert said.count("desktop notifications off") == 1, said
+        assert "Traceback" not in said
+    finally:
+        st.down()
