@@ -62,6 +62,11 @@ def test_top_lists_panes_neediest_first_and_keys_filter_ack_and_quit(stack: Stac
     retry_until(lambda: stack.events(rule="generic.python_traceback")[0]["status"] == "acked", 10)
     retry_until(lambda: "0 open" in _screen(stack), 10)
 
+    _keys(stack, "s")  # silence the selected pane's session for an hour
+    retry_until(lambda: "session api silenced until" in _screen(stack), 10)
+    silences = stack.steward("silence", "list", "--json").stdout
+    assert '"session": "api"' in silences
+
     _keys(stack, "q")
     retry_until(lambda: "TOP-EXIT-0" in _screen(stack), 10)
     assert "Traceback" not in _screen(stack)  # quit cleanly, the alternate screen is gone
