@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import attrs
+
 from ._width import cut, pad
 from .board import SessionRow, ago
+from .core.sanitize import sanitize
 
 __all__ = ["STATE_COLORS", "header_lines"]
 
@@ -24,6 +27,7 @@ _STATE = 8
 
 
 def _row(row: SessionRow, now: float, width: int, color: bool) -> str:
+    row = attrs.evolve(row, session=sanitize(row.session), last_alert=sanitize(row.last_alert))
     name = pad(row.session, _NAME)
     state = pad(row.label, _STATE)
     since = f"{ago(now - row.since):>6}"

@@ -29,6 +29,7 @@ from .core.config import Config
 from .core.errors import StewardError, TmuxError
 from .core.events import Severity
 from .core.paths import StewardHome
+from .core.sanitize import sanitize
 from .core.silence import Silence
 from .core.store import Store
 from .core.tmux import Tmux
@@ -72,9 +73,10 @@ def _table(rows: Sequence[PaneRow], view: TopView, now: float, color: bool) -> T
         mine = row.target == view.selected
         state = Text(row.label, style=_STYLES.get(row.state, "") if color else "")
         table.add_row(
-            ">" if mine else " ", row.session, row.window, row.target.rpartition(".")[2],
-            row.command, state, ago(now - row.since), str(row.open) if row.open else "",
-            row.last_alert, style="reverse" if mine and color else "",
+            ">" if mine else " ", sanitize(row.session), row.window,
+            row.target.rpartition(".")[2], sanitize(row.command), state,
+            ago(now - row.since), str(row.open) if row.open else "", sanitize(row.last_alert),
+            style="reverse" if mine and color else "",
         )
     return table
 
@@ -91,7 +93,7 @@ def render(
     buf = io.StringIO()
     console = Console(file=buf, width=width, height=height, force_terminal=color,
                       no_color=not color, color_system="standard" if color else None,
-                      legacy_windows=False, emoji=False, highlight=False)
+                      legacy_windows=False, emoji=False, highlight=False, markup=False)
     console.print(_table(shown, view, now, color), crop=True)
     body = buf.getvalue().splitlines()[: max(0, height - 3)]
     if not shown:

@@ -174,3 +174,17 @@ def test_board_counts_what_is_open_and_drops_killed_sessions(tmp_path: Path) -> 
     assert (api.open, api.last_alert_id) == (1, events[0].id)
     assert time.time() - api.since < 30  # from the last output, not the state's start
     assert [s.session for s in session_rows(rows)] == ["web", "api"]
+
+
+def test_hostile_names_and_alerts_reach_no_terminal_as_escapes() -> None:
+    from escalation.top import TopView, render
+
+    evil = attrs.evolve(_rows()[0], session="[bold]x\x1b[2J", command="[red]sh",
+                        last_alert="\x1b]0;owned\x07 boom")
+    header = header_lines(session_rows([evil]), now=time.time(), width=80, color=False,
+                          max_rows=5)
+    screen = render([evil], TopView(), now=time.time(), width=100, height=20, color=False)
+    for text in ("\n".join(header), "\n".join(screen)):
+        assert "\x1b" not in text and "\x07" not in text
+        assert "[bold]x" in text  # shown as written, not read as markup
+    assert "[red]sh" in "\n".join(screen)
