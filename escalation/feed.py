@@ -30,7 +30,7 @@ SHORT = {Severity.INFO: "info", Severity.WARNING: "WARN", Severity.ERROR: "ERR",
          Severity.CRITICAL: "CRIT"}
 TARGET_CELLS = 18  # the widest `session:w.p` a line shows before cutting it
 _TROUBLE = frozenset({"state.waiting_input", "state.stalled", "state.crashed"})
-_VERDICTS = ("qa.run_passed", "deploy.")  # info lines that say how a run or rollout ended
+_GREEN_DEPLOYS = ("_done", "_deployed", "_complete")
 _SUMMARY = "summary."
 
 
@@ -55,6 +55,11 @@ def to_entry(line: str) -> Entry:
         return Entry(hhmm=time.strftime("%H:%M"), severity=None, target="", rule="", body=text)
     return Entry(hhmm=parsed.when[11:16], severity=parsed.severity, target=parsed.target,
                  rule=parsed.rule, body=parsed.body, event_id=parsed.event_id)
+
+
+def _verdict(rule: str) -> bool:
+    """An info line that says how a run or a rollout ended (a pass), not that one goes on."""
+    return rule == "qa.run_passed" or (rule.startswith("deploy.") and rule.endswith(_GREEN_DEPLOYS))
 
 
 class Attention:
@@ -82,7 +87,7 @@ class Attention:
             return entry
         if entry.rule == NOTE_RULE:
             return None
-        if entry.rule.startswith(_VERDICTS) or entry.rule.startswith(_SUMMARY):
+        if _verdict(entry.rule) or entry.rule.startswith(_SUMMARY):
             return entry
         return None
 

@@ -41,17 +41,20 @@ def test_attention_first_keeps_warnings_verdicts_summaries_and_recoveries() -> N
         _line("state.idle", Severity.INFO, "idle: at the bash prompt"),
         _line("steward", Severity.INFO, "acknowledged 1 event(s): 3"),
         _line("qa.run_passed", Severity.INFO, "pytest: 41 passed"),
+        _line("deploy.rollout_waiting", Severity.INFO, "Waiting for rollout to finish"),
+        _line("deploy.helm_deployed", Severity.INFO, "STATUS: deployed"),
         _line("summary.executive", Severity.INFO, "[14:05] summary api: focus: pytest"),
         _line("generic.error_line", Severity.ERROR, "Error: boom"),
         _line("state.waiting_input", Severity.WARNING, "waiting for an answer: [y/N]"),
         _line("state.active", Severity.INFO, "active: running deploy"),
         _line("state.idle", Severity.INFO, "idle again"),
     )
-    assert [e.rule for e in shown] == ["qa.run_passed", "summary.executive",
+    assert [e.rule for e in shown] == ["qa.run_passed", "deploy.helm_deployed",
+                                       "summary.executive",
                                        "generic.error_line", "state.waiting_input",
                                        "state.active"]
     assert shown[-1].recovery and "recovered: " in fit(shown[-1], 80, color=False)
-    assert shown[2].event_id == 7
+    assert shown[3].event_id == 7
 
 
 def test_all_and_min_severity_widen_the_feed() -> None:
