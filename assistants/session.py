@@ -13,13 +13,15 @@ from escalation.core.config import Config
 from escalation.core.errors import TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
-from escalation.core.store import PaneRecord, Store
+from escalation.core.store import FeedBatch, PaneRecord, Store
+from escalation.core.tmux import PaneInfo
 from escalation.rules import RuleSet
 
 from .pane.watch import PaneWatch
 from .runtime import Assistant, system_event
-from .scheduler import Ticker
 from .summary import PaneView, Run, SessionView, Summary, summarize, summarize_with_command
+from .timing import Jobs
+from .wake import WakeTicker
 
 __all__ = ["SessionAssistant", "changed", "record_summary", "session_summary", "session_view"]
 
@@ -45,16 +47,27 @@ class SessionAssistant(Assistant):
         # stop); captures never wait for it, and the tick records what it wrote.
         self._results: queue.SimpleQueue[tuple[Summary, str | None]] = queue.SimpleQueue()
         self._summarizing = False
+        self._feed: list[FeedBatch] = []
 
     def session_for_system_events(self) -> str:
         return self.session
+
+    def _listed(self) -> list[PaneInfo]:
+        """The session's panes: as the clock listed them for this wake-up, else from tmux."""
+        rows = self._ticker.rows if isinstance(self._ticker, WakeTicker) else None
+        if rows:
+            try:
+                return [PaneInfo.parse(row) for row in rows]
+            except TmuxError:
+                pass  # a row the clock read half: list the panes here
+        return self.tmux.panes(self.session)
 
     def step(self, now: float) -> list[Event]:
         if self._summarizing and not self._results.empty():
             self._summarizing = False
             self._record(*self._results.get())
         try:
-            infos = self.tmux.panes(self.session)
+            infos = self._listed()
         except TmuxError:
             if self.tmux.is_alive() and not self.tmux.has_session(self.session):
                 return []  # the session is gone: the reconciler stops this assistant
@@ -76,10 +89,16 @@ class SessionAssistant(Assistant):
                 )
                 self.watches[info.pane_id] = watch
             events += watch.step(info, now)
+            if watch.fed is not None:
+                self._feed.append(watch.fed)
         for gone in set(self.watches) - seen:
             del self.watches[gone]
             self.store.forget_panes(self.name, self.watches)
         return events
+
+    def take_feed(self) -> list[FeedBatch]:
+        feed, self._feed = self._feed, []
+        return feed
 
     def records(self, now: float) -> Sequence[PaneRecord]:
         out = []
@@ -89,7 +108,12 @@ class SessionAssistant(Assistant):
                 out.append(watch.record(now))
         return out
 
-    def extra_jobs(self, ticker: Ticker) -> None:
+    def make_jobs(self) -> Jobs:
+        """Woken by the clock (which lists this session's panes), not a scheduler of its own."""
+        return WakeTicker(self.home.run_dir, session=self.session, phase=self.phase,
+                          interval=self.config.capture.interval, on_error=self._errored)
+
+    def extra_jobs(self, ticker: Jobs) -> None:
         if self.config.summary.interval > 0:
             ticker.every("summary", self.config.summary.interval, self.write_summary,
                          phase=self.phase)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
+from .alerts import AlertFeed
 from .core.config import Config
 from .core.events import Event, Kind, Severity, Status
 from .core.notice import Channel, Notice
@@ -16,7 +19,9 @@ from .core.paths import StewardHome
 from .core.silence import Silence
 from .core.store import Store
 from .core.tmux import Tmux
+from .metrics import MetricsFile
 from .policy import Policy
+from .sinks.alertmanager import AlertmanagerSink
 from .sinks.base import Sink
 from .sinks.desktop import DesktopSink
 from .sinks.log import NOTE_RULE, LogSink
@@ -60,6 +65,20 @@ class Daemon:
         self._silences: list[Silence] = []
         self._silences_at = 0.0
         self._running = True
+        self.alerts: AlertFeed | None = None
+        if config.alertmanager.url:
+            self.alerts = AlertFeed(
+                config=config.alertmanager,
+                store=self.store,
+                sink=AlertmanagerSink(url=config.alertmanager.url,
+                                      timeout=config.alertmanager.timeout),
+                host=socket.gethostname(),
+                tmux_args=self.tmux.server_args(),
+                note=lambda text, severity: self._note(text, severity, time.time()),
+            )
+        self.metrics: MetricsFile | None = None
+        if config.metrics.textfile:
+            self.metrics = MetricsFile(Path(config.metrics.textfile).expanduser(), self.store)
 
     # -- desktop availability -------------------------------------------------------------
 
@@ -157,11 +176,19 @@ class Daemon:
             for notice in decision.notices:
                 self.deliver(notice)
             self.store.decide(event.id, decision.status, resolved=decision.resolved)
+            if self.alerts is not None:
+                self.alerts.offer(event, decision.status, now)
         acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
         for notice in self.policy.tick(now, acked=acked, silences=silences):
             self.deliver(notice)
+            if self.alerts is not None:
+                self.alerts.escalated(notice, now)
         for sink in self.sinks.values():
             sink.flush()
+        if self.alerts is not None:
+            self.alerts.step(now, silences)
+        if self.metrics is not None:
+            self.metrics.maybe_write(now)
         return len(events)
 
     def run(self) -> None:
@@ -184,4 +211,6 @@ class Daemon:
         finally:
             for sink in self.sinks.values():
                 sink.close()
+            if self.alerts is not None:
+                self.alerts.close()
             self.store.close()
