@@ -296,6 +296,6 @@ def test_any_chunking_gives_the_same_hits(lines: list[str], cuts: list[int]) -> 
     ],
 )
 def test_messages_read_as_words(raw: str, tidy: str) -> None:
-    from escalation.rules.model import tidy_message
+    from escalation.core.sanitize import tidy_message
 
     assert tidy_message(raw) == tidy

@@ -30,7 +30,6 @@ from .model import (
     Scope,
     clean_text,
     compile_pattern,
-    tidy_message,
 )
 from .screen import frame_strip, region_rows
 
@@ -86,7 +85,7 @@ class _Compiled:
         seq: int = -1,
     ) -> Hit:
         values = _Fields(groups, line=line, rule=self.rule.id)
-        message = tidy_message(clean_text(self.rule.message.format_map(values)))
+        message = clean_text(self.rule.message.format_map(values))
         return Hit(
             rule=self.rule,
             line=line,

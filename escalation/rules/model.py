@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import re
 import string
 import types
 from collections.abc import Iterable, Mapping
@@ -25,7 +24,6 @@ __all__ = [
     "clean_text",
     "compile_pattern",
     "template_fields",
-    "tidy_message",
 ]
 
 MAX_LINE = 4096
@@ -46,22 +44,6 @@ def clean_text(text: str) -> str:
     """`text` without ESC or any other control character (tabs become spaces)."""
     return text.translate(_CONTROL)
 
-
-# What agents' UIs draw around their text (tree corners, spinners, box lines), not words.
-_GLYPHS = re.compile("[\u2500-\u257f\u23bf\u23fa\u23f5\u23f4\u2722-\u273d\u2580-\u259f]")
-_RULER = re.compile(r"([=\-_*#~])\1{3,}")
-_SPACES = re.compile(r"\s{2,}")
-_DOUBLED = re.compile(r"^(?P<head>[^:]{1,40}): (?P=head):\s*", re.IGNORECASE)
-
-
-def tidy_message(text: str) -> str:
-    """A message as a person reads it: no UI glyphs, no `=====` rulers, no doubled prefix.
-
-    `panic: panic: boom` reads `panic: boom`; `usage limit:  ⎿  Claude usage limit
-    reached` reads `usage limit: Claude usage limit reached`.
-    """
-    text = _SPACES.sub(" ", _RULER.sub(" ", _GLYPHS.sub(" ", text))).strip()
-    return _DOUBLED.sub(r"\g<head>: ", text)
 
 
 class Scope(enum.StrEnum):
