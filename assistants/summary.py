@@ -116,12 +116,12 @@ class Run:
 
     @property
     def green(self) -> bool:
-        return self.rule == "qa.run_passed" or self.rule.endswith(_GREEN_DEPLOYS)
+        return self.rule in ("qa.run_passed", "qa.recovered") or self.rule.endswith(_GREEN_DEPLOYS)
 
     def verdict(self, severity: Severity) -> bool:
         """Whether the event says how a run or a deploy ended (not that one is under way)."""
         if self.rule.startswith("qa."):
-            return self.rule in ("qa.run_passed", "qa.run_failed", "qa.regression")
+            return self.rule in ("qa.run_passed", "qa.recovered", "qa.run_failed", "qa.regression")
         return self.rule.startswith("deploy.") and (self.green or severity >= Severity.ERROR)
 
 

@@ -100,7 +100,7 @@ def pane_rows(store: Store, *, live: Collection[str] | None) -> list[PaneRow]:
     states = {r.pane: r.state for r in records}
     greens: dict[str, float] = {}  # target -> its latest green run: it replaces red ones
     for event in store.events(limit=500, newest=True):
-        if event.rule == "qa.run_passed":
+        if event.rule in ("qa.run_passed", "qa.recovered"):
             greens[event.target] = max(greens.get(event.target, 0.0), event.ts)
     open_by_pane: dict[str, list[Event]] = {}
     for event in store.open_events():

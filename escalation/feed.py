@@ -59,7 +59,8 @@ def to_entry(line: str) -> Entry:
 
 def _verdict(rule: str) -> bool:
     """An info line that says how a run or a rollout ended (a pass), not that one goes on."""
-    return rule == "qa.run_passed" or (rule.startswith("deploy.") and rule.endswith(_GREEN_DEPLOYS))
+    return rule in ("qa.run_passed", "qa.recovered") or (
+        rule.startswith("deploy.") and rule.endswith(_GREEN_DEPLOYS))
 
 
 class Attention:

@@ -563,3 +563,9 @@ def test_a_green_run_resolves_the_red_ones_and_stops_their_reminders() -> None:
     assert [n for n in run.tick(700.0) if "renotify" in n.key] == []
     other = run.offer(event(3, ts=800.0, rule="qa.run_failed", index="1"))
     assert other.resolved == ()
+
+
+def test_a_recovered_run_resolves_the_red_ones_too() -> None:
+    run = Run()
+    run.offer(event(1, rule="qa.run_failed"))
+    assert run.offer(event(2, ts=50.0, rule="qa.recovered", severity=INFO)).resolved == (1,)

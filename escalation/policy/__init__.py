@@ -79,7 +79,7 @@ WAITING = "state.waiting_input"
 SESSION_GONE = "system.session_gone"
 VERDICTS = ("qa.", "deploy.")  # the QA and deploy assistants' verdicts on runs and rollouts
 RED_RUNS = frozenset({"qa.run_failed", "qa.regression"})
-GREEN_RUN = "qa.run_passed"  # resolves the pane's red runs before it
+GREEN_RUNS = frozenset({"qa.run_passed", "qa.recovered"})  # resolve the red runs before
 _GROUPED = (Channel.DESKTOP, Channel.DISPLAY, Channel.KEYS)
 
 
@@ -245,7 +245,7 @@ class Policy:
         pane = _pane(event)
         if event.rule in RED_RUNS:
             self._red.setdefault(pane, []).append(event)
-        elif event.rule == GREEN_RUN:
+        elif event.rule in GREEN_RUNS:
             fixed = tuple(e.id for e in self._red.pop(pane, []) if e.id is not None)
             self._finish(set(fixed))
             return fixed
