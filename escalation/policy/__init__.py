@@ -45,14 +45,14 @@ most. Acknowledging or resolving an event stops it; while a silence matches it, 
 skipped.
 
 Inhibition and resolution. After a STATE event "state.exited" or "state.crashed" of a pane, PATTERN
-events of that pane (other than verdicts, rules qa.* and deploy.*) are suppressed until any other
-state event of it ("state.active", ...). After a SYSTEM event "system.session_gone" (session named
-by `detail`, else its own session), PATTERN events of that session are suppressed until a state
-event of a live pane of it. A state event of a pane whose rule is not "state.waiting_input" resolves
-that pane's open waiting_input events (`Decision.resolved`) and stops their ladder; it also ends the
-cooldown of the pane's other states, so a pane that comes back to a state is told again. A green run
-(qa.run_passed) resolves the pane's red runs before it the same way. These take effect even for
-silenced events.
+events of that pane (other than run verdicts: qa.run_passed, qa.recovered, qa.run_failed,
+qa.regression) are suppressed until any other state event of it ("state.active", ...). After a
+SYSTEM event "system.session_gone" (session named by `detail`, else its own session), PATTERN events
+of that session are suppressed until a state event of a live pane of it. A state event of a pane
+whose rule is not "state.waiting_input" resolves that pane's open waiting_input events
+(`Decision.resolved`) and stops their ladder; it also ends the cooldown of the pane's other states,
+so a pane that comes back to a state is told again. A green run (qa.run_passed) resolves the pane's
+red runs before it the same way. These take effect even for silenced events.
 
 Restart.  `restore` rebuilds cooldowns (from open events), the rate window, the group timers and the
 ladder (from delivered notices), and queues again open events that a channel had not been sent yet
@@ -77,9 +77,9 @@ __all__ = ["Decision", "Policy"]
 EXITED = frozenset({"state.exited", "state.crashed"})
 WAITING = "state.waiting_input"
 SESSION_GONE = "system.session_gone"
-VERDICTS = ("qa.", "deploy.")  # the QA and deploy assistants' verdicts on runs and rollouts
 RED_RUNS = frozenset({"qa.run_failed", "qa.regression"})
 GREEN_RUNS = frozenset({"qa.run_passed", "qa.recovered"})  # resolve the red runs before
+VERDICTS = RED_RUNS | GREEN_RUNS  # the QA assistant's verdicts on runs
 _GROUPED = (Channel.DESKTOP, Channel.DISPLAY, Channel.KEYS)
 
 
@@ -281,7 +281,7 @@ class Policy:
                 self._waiting.setdefault(_pane(event), []).append(event)
 
     def _inhibition(self, event: Event) -> tuple[str, str] | None:
-        if event.kind is not Kind.PATTERN or event.rule.startswith(VERDICTS):
+        if event.kind is not Kind.PATTERN or event.rule in VERDICTS:
             return None  # a verdict is about a run that has just ended: never inhibited
         pane = _pane(event)
         if pane in self._dead:
