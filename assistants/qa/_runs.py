@@ -41,7 +41,7 @@ _ROLES = frozenset({
 # Programs that only run tests, and programs that run tests when a later word says so.
 _TEST_PROGRAMS = frozenset({
     "pytest", "py.test", "jest", "vitest", "mocha", "rspec", "tox", "nox", "nosetests", "ctest",
-    "phpunit", "karma", "ava", "trial", "playwright", "karva", "prove",
+    "phpunit", "karma", "ava", "trial", "playwright", "karva", "prove", "bats",
 })
 _DISPATCHERS = frozenset({
     "python", "go", "cargo", "npm", "npx", "yarn", "pnpm", "bun", "deno", "node", "ruby", "bundle",
