@@ -49,22 +49,43 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _project(config: Config) -> str:
+    return (config.summary.project or config.tmux.socket_name
+            or (config.tmux.socket_path.rsplit("/", 1)[-1] if config.tmux.socket_path else "")
+            or "steward")
+
+
 def _summary(config: Config, home: StewardHome, session: str | None, as_json: bool) -> int:
-    from .session import record_summary, session_summary
+    """Print a session's summary, or the project digest; printed only, never logged."""
+    from .digest import digest, digest_json
+    from .session import session_summary
 
     with Store(home.db) as store:
         sessions = sorted({r.session for r in store.panes() if r.assistant.startswith("session:")})
-        if session is not None:
-            sessions = [session]
-        for name in sessions:
-            summary, error = session_summary(store, config, name, time.time())
+        if session is not None and session not in sessions:
+            print(f"steward summary: no such session {session!r}"
+                  f" (watched: {', '.join(sessions) or 'none yet'})", file=sys.stderr)
+            return 2
+        now = time.time()
+        summaries = []
+        for name in [session] if session is not None else sessions:
+            summary, error = session_summary(store, config, name, now)
             if error:
                 print(f"steward: summary command failed, built-in summary used: {error}",
                       file=sys.stderr)
-            record_summary(store, summary, assistant="cli")
-            print(json.dumps(summary.to_json()) if as_json else summary.render())
-        if not sessions:
-            print("steward: no watched session has been read yet", file=sys.stderr)
+            summaries.append(summary)
+    if session is not None:
+        print(json.dumps(summaries[0].to_json()) if as_json else summaries[0].render())
+        return 0
+    if not sessions:
+        print("steward: no watched session has been read yet", file=sys.stderr)
+    # Sessions that need the PM first: those with blockers, then the busiest.
+    summaries.sort(key=lambda s: (-len(s.blockers), -len(s.progress), s.session))
+    project = _project(config)
+    if as_json:
+        print(json.dumps(digest_json(summaries, project=project, now=now)))
+    else:
+        print(digest(summaries, project=project, now=now))
     return 0
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import queue
+import re
+import threading
 import time
 from collections.abc import Sequence
 
@@ -16,13 +19,16 @@ from escalation.rules import RuleSet
 
 from .pane.watch import PaneWatch
 from .runtime import Assistant, system_event
-from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
+from .summary import PaneView, Run, SessionView, Summary, summarize, summarize_with_command
 from .timing import Jobs
 from .wake import WakeTicker
 
-__all__ = ["SessionAssistant", "record_summary", "session_summary", "session_view"]
+__all__ = ["SessionAssistant", "changed", "record_summary", "session_summary", "session_view"]
 
 log = logging.getLogger(__name__)
+
+_AGES = re.compile(r"\b\d+ (?:min|s)\b")  # how long something has lasted is not a change
+
 
 
 class SessionAssistant(Assistant):
@@ -38,6 +44,10 @@ class SessionAssistant(Assistant):
         self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
         self._summary_error_logged = False
         self._forget_due = False
+        # The summary command runs in a thread of its own (a daemon: it never holds up a
+        # stop); captures never wait for it, and the tick records what it wrote.
+        self._results: queue.SimpleQueue[tuple[Summary, str | None]] = queue.SimpleQueue()
+        self._summarizing = False
         self._feed: list[FeedBatch] = []
 
     def session_for_system_events(self) -> str:
@@ -54,6 +64,9 @@ class SessionAssistant(Assistant):
         return self.tmux.panes(self.session)
 
     def step(self, now: float) -> list[Event]:
+        if self._summarizing and not self._results.empty():
+            self._summarizing = False
+            self._record(*self._results.get())
         try:
             infos = self._listed()
         except TmuxError:
@@ -120,14 +133,40 @@ class SessionAssistant(Assistant):
     def write_summary(self) -> None:
         now = time.time()
         self.save(now)
-        summary, error = session_summary(self.store, self.config, self.session, now)
+        if not self.config.summary.command:
+            self._record(summarize(session_view(self.store, self.session, now)), None)
+        elif not self._summarizing:  # the last one still runs: this interval is skipped
+            self._summarizing = True
+            view = session_view(self.store, self.session, now)
+            command, timeout = self.config.summary.command, self.config.summary.timeout
+            threading.Thread(
+                target=lambda: self._results.put(summarize_with_command(view, command, timeout)),
+                name="summary", daemon=True).start()
+
+    def _record(self, summary: Summary, error: str | None) -> None:
+        """Store a summary that says something new; a failed command is said once."""
+        now = time.time()
         if error and not self._summary_error_logged:
             self._summary_error_logged = True
             self.store.add_events([system_event(
                 now=now, assistant=self.name, session=self.session,
                 rule="system.summary_command_failed", severity=Severity.WARNING,
                 text=f"summary command failed, using the built-in summary: {error}")])
-        record_summary(self.store, summary, assistant=self.name)
+        if changed(self.store, summary):
+            record_summary(self.store, summary, assistant=self.name)
+
+
+def changed(store: Store, summary: Summary) -> bool:
+    """Whether the summary says something the last one written for its session did not."""
+    latest = store.latest_summary(summary.session)
+    if latest is None:
+        return True
+    return _gist(latest[1]) != _gist(summary.render())
+
+
+def _gist(text: str) -> str:
+    """A rendered summary without its title line and the ages in it."""
+    return _AGES.sub("", "\n".join(text.splitlines()[1:]))
 
 
 def session_view(store: Store, session: str, now: float) -> SessionView:
@@ -145,14 +184,19 @@ def session_view(store: Store, session: str, now: float) -> SessionView:
             prompt=rec.memo.prompt,
         ))
     events = store.events(session=session, limit=500, newest=True)
+    silences = store.silences(active_at=now)
+    states = {p.target: p.state for p in panes}
     open_events = tuple(
         e for e in events
         if e.status.value in ("new", "delivered") and e.severity >= Severity.WARNING
-        and e.kind is not Kind.SUMMARY
+        and e.kind is not Kind.SUMMARY and not any(s.matches(e, now) for s in silences)
+        # a state is a blocker only while its pane is still in it
+        and (e.kind is not Kind.STATE or states.get(e.target) == e.rule.removeprefix("state."))
     )
-    runs = tuple(e.text for e in events if e.rule.startswith("qa.run") or e.rule == "qa.regression")
+    runs = tuple(r for e in events if (r := Run(ts=e.ts, target=e.target, rule=e.rule,
+                                                text=e.text)).verdict(e.severity))
     return SessionView(session=session, now=now, panes=tuple(panes), open_events=open_events,
-                       test_runs=runs[-5:])
+                       runs=runs[-50:])
 
 
 def session_summary(
@@ -169,7 +213,7 @@ def record_summary(store: Store, summary: Summary, *, assistant: str) -> Event:
     """Store a summary and queue it as an event, so the daemon writes it to the log."""
     text = summary.render()
     store.add_summary(summary.session, summary.ts, text, summary.to_json())
-    first = text.splitlines()[0] if text else f"Session: {summary.session}"
+    first = summary.headline()
     event = new_event(
         ts=summary.ts, session=summary.session, target=summary.session, assistant=assistant,
         rule="summary.executive", severity=Severity.INFO, kind=Kind.SUMMARY, text=first,

@@ -1,15 +1,18 @@
-"""Executive summaries of a session, read from its panes' recent output, so the PM need not read it.
+"""Executive summaries of a session, built from what Steward knows, so the PM need not read it.
 
-Every item comes from the view: foreground commands and lines typed at a prompt (focus),
-lines that state a choice (decisions), figures in the output (progress), open events
-and waiting prompts (blockers), lines that say what comes next (next steps).  At most
-three items a section, most recent first, each one line of at most 120 characters.
-A user's command may write the summary instead (`summarize_with_command`).
+Every item comes from the view: foreground commands, lines typed at a prompt and how long
+each pane has been at it (focus); what agents say they chose (decisions) and will do
+(next steps), in their own words; run verdicts and their trend, red -> green, and deploys
+(progress); open escalations and waits, less what was acknowledged or silenced, and
+stalls (blockers).  An empty section is left out.  At most three items a section, most
+recent first, each one line of at most 120 characters.  A user's command may write the
+summary instead (`summarize_with_command`), from a JSON view on its stdin.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -25,6 +28,7 @@ from escalation.core.sanitize import sanitize
 
 __all__ = [
     "PaneView",
+    "Run",
     "SessionView",
     "Summary",
     "summarize",
@@ -55,15 +59,8 @@ _NEXT = re.compile(
     rf"now (?:i|we)(?: will|{_APOS}ll)|(?:i|we)(?: will|{_APOS}ll) now|remaining\s*:)",
     re.IGNORECASE,
 )
-_FIGURES = re.compile(
-    r"(?<![\w.])\d{1,3}(?:\.\d+)?\s?%"  # 45%, 99.5 %
-    r"|(?<![\w/.:-])\d+\s?/\s?\d+(?![\w/.:-])"  # 3/7, [12 / 40]
-    r"|\b\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected|succeeded|done|"
-    r"completed|remaining|left)\b"
-    r"|\bsteps? \d+(?:\s?(?:/|of|out of)\s?\d+)?\b"
-    r"|\b\d+ (?:of|out of) \d+\b",
-    re.IGNORECASE,
-)
+_GREEN_DEPLOYS = ("_done", "_deployed", "_complete")
+_RED_RUNS = frozenset({"qa.run_failed", "qa.regression"})
 _SECTIONS = {
     "current focus": "focus",
     "focus": "focus",
@@ -109,14 +106,49 @@ class PaneView:
 
 
 @attrs.frozen(kw_only=True)
+class Run:
+    """One verdict of the QA or deploy assistant about a run in a pane."""
+
+    ts: float
+    target: str
+    rule: str
+    text: str
+
+    @property
+    def green(self) -> bool:
+        return self.rule in ("qa.run_passed", "qa.recovered") or self.rule.endswith(_GREEN_DEPLOYS)
+
+    def verdict(self, severity: Severity) -> bool:
+        """Whether the event says how a run or a deploy ended (not that one is under way)."""
+        if self.rule.startswith("qa."):
+            return self.rule in ("qa.run_passed", "qa.recovered", "qa.run_failed", "qa.regression")
+        return self.rule.startswith("deploy.") and (self.green or severity >= Severity.ERROR)
+
+
+@attrs.frozen(kw_only=True)
 class SessionView:
-    """What the summary may know of one session at `now`."""
+    """What the summary may know of one session at `now`; `runs` oldest first."""
 
     session: str
     now: float
     panes: tuple[PaneView, ...]
     open_events: tuple[Event, ...] = ()
-    test_runs: tuple[str, ...] = ()
+    runs: tuple[Run, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The view a summary command reads on stdin: safe text only."""
+        return {
+            "session": _clean(self.session), "now": self.now,
+            "panes": [{"target": p.target, "command": _clean(p.command), "state": p.state,
+                       "state_since": p.state_since, "prompt": p.prompt,
+                       "recent": [_clean(line, 1000) for line in p.recent]}
+                      for p in _ranked(self)],
+            "open_events": [{"id": e.id, "ts": e.ts, "target": e.target, "rule": e.rule,
+                             "severity": e.severity.label, "text": _clean(e.text)}
+                            for e in self.open_events],
+            "runs": [{"ts": r.ts, "target": r.target, "rule": r.rule, "green": r.green,
+                      "text": _clean(r.text)} for r in self.runs],
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -132,23 +164,38 @@ class Summary:
     next_steps: tuple[str, ...]
     source: str = "heuristic"
 
+    def sections(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The sections that say something, in the seed's order; empty ones are left out."""
+        named = [
+            ("Current Focus", self.focus),
+            ("Key Decisions", self.decisions),
+            ("Progress", self.progress),
+            ("Blockers", self.blockers),
+            ("Next Steps", self.next_steps),
+        ]
+        return [(name, items) for name, items in named if items]
+
     def render(self) -> str:
-        """The summary as six lines for the PM's log."""
+        """The summary for a person: a title line, then one line per section that says something."""
         when = time.strftime("%H:%M", time.localtime(self.ts))
+        lines = [f"[{when}] Session: {_clean(self.session)} - Executive Summary"]
+        lines += [f"- {name}: {'; '.join(_clean(i) for i in items)}" for name, items in
+                  self.sections()]
+        if len(lines) == 1:
+            lines.append("- Current Focus: nothing seen yet")
+        return "\n".join(lines)
 
-        def line(name: str, items: tuple[str, ...], empty: str) -> str:
-            return f"- {name}: {'; '.join(_clean(i) for i in items) if items else empty}"
-
-        return "\n".join(
-            [
-                f"[{when}] Session: {_clean(self.session)} - Executive Summary",
-                line("Current Focus", self.focus, "none seen"),
-                line("Key Decisions", self.decisions, "none seen"),
-                line("Progress", self.progress, "none seen"),
-                line("Blockers", self.blockers, "None identified"),
-                line("Next Steps", self.next_steps, "none seen"),
-            ]
-        )
+    def headline(self) -> str:
+        """One line for the PM pane: the blockers if any, else the focus."""
+        when = time.strftime("%H:%M", time.localtime(self.ts))
+        if self.blockers:
+            n = len(self.blockers)
+            what = f"{n} blocker{'s' if n > 1 else ''}: {self.blockers[0]}"
+        elif self.focus:
+            what = f"focus: {self.focus[0]}"
+        else:
+            what = "nothing seen yet"
+        return _clean(f"[{when}] summary {self.session}: {what}", 200)
 
     def to_json(self) -> dict[str, object]:
         """The summary as plain JSON values."""
@@ -181,35 +228,74 @@ def _statements(panes: list[PaneView]) -> Iterator[str]:
                 yield line
 
 
-def _focus(panes: list[PaneView]) -> Iterator[str]:
+def _minutes(seconds: float) -> str:
+    return f"{max(1, round(seconds / 60))} min"
+
+
+def _focus(view: SessionView, panes: list[PaneView]) -> Iterator[str]:
     for pane in panes:
         typed = next((m["cmd"] for line in reversed(pane.recent) if (m := _TYPED.match(line))), "")
-        head = f"{pane.target} {pane.command} ({_label(pane.state)})"
+        first, _, rest = typed.partition(" ")
+        typed = f"{first.rsplit('/', 1)[-1]} {rest}".strip() if "/" in first else typed
+        runs = [r for r in view.runs if r.target == pane.target]
+        state = _label(pane.state)
+        if pane.state in ("active", "stalled", "waiting_input") and view.now > pane.state_since:
+            state += f" {_minutes(view.now - pane.state_since)}"
+        if len(runs) > 1:
+            state += f", {len(runs)} runs in {_minutes(view.now - runs[0].ts)}"
+        head = f"{pane.target} {pane.command} ({state})"
         yield f"{head}: {typed}" if typed else head
 
 
-def _progress(view: SessionView, panes: list[PaneView]) -> Iterator[str]:
-    if view.test_runs:
-        yield f"tests: {view.test_runs[-1]}"
-    for pane in panes:
-        for line in reversed(pane.recent):
-            figures = list(dict.fromkeys(" ".join(m.split()) for m in _FIGURES.findall(line)))
-            if figures:
-                yield f"{pane.target}: {', '.join(figures)} — {_clean(line, 80)}"
-                break
+def _hhmm(ts: float) -> str:
+    return time.strftime("%H:%M", time.localtime(ts))
+
+
+def _progress(view: SessionView) -> Iterator[str]:
+    """Per pane, newest verdict first: the trend of its runs (red -> green) and the last one."""
+    by_target: dict[str, list[Run]] = {}
+    for run in view.runs:
+        by_target.setdefault(run.target, []).append(run)
+    latest = sorted(by_target.values(), key=lambda runs: -runs[-1].ts)
+    for runs in latest:
+        last = runs[-1]
+        red_before = any(not r.green for r in runs[:-1])
+        if last.green and red_before:
+            yield f"{last.target} red -> green at {_hhmm(last.ts)} ({last.text})"
+        elif last.green:
+            yield f"{last.target} green ({last.text})"
+        else:
+            greens = [r for r in runs if r.green]
+            since = f", red since {_hhmm(runs[-1].ts)}" if not greens else (
+                f", green until {_hhmm(greens[-1].ts)}")
+            yield f"{last.target} red ({last.text}{since})"
+
+
+def _fixed(view: SessionView, event: Event) -> bool:
+    """A red run whose pane has had a green run since: the green one replaces it."""
+    return event.rule in _RED_RUNS and any(
+        r.green and r.target == event.target and r.ts >= event.ts for r in view.runs)
 
 
 def _blockers(view: SessionView) -> list[str]:
     found: list[tuple[int, float, str]] = []
     for event in view.open_events:
-        if event.severity >= Severity.WARNING:
+        if event.severity >= Severity.WARNING and not _fixed(view, event):
             found.append((event.severity, event.ts, f"{event.target}: {event.text}"))
     for pane in view.panes:
+        if pane.state == "stalled":
+            found.append((Severity.WARNING, pane.state_since,
+                          f"{pane.target}: {pane.command} stalled for"
+                          f" {_minutes(view.now - pane.state_since)}"))
         if pane.prompt or pane.state == "waiting_input":
-            what = f"waiting for input: {pane.prompt}" if pane.prompt else "waiting for input"
+            what = (pane.prompt if pane.prompt and pane.prompt.lower().startswith("waiting")
+                    else f"waiting for input: {pane.prompt}" if pane.prompt
+                    else "waiting for input")
+            waited = f" ({_minutes(view.now - pane.state_since)})" if pane.state == (
+                "waiting_input") and view.now - pane.state_since >= 60 else ""
             item = f"{pane.target}: {what}"
             if not any(_clean(item) in _clean(text) for _s, _t, text in found):
-                found.append((Severity.WARNING, pane.state_since, item))
+                found.append((Severity.WARNING, pane.state_since, item + waited))
     found.sort(key=lambda f: (-f[0], -f[1]))
     return [text for _s, _t, text in found]
 
@@ -220,30 +306,17 @@ def summarize(view: SessionView) -> Summary:
     return Summary(
         session=view.session,
         ts=view.now,
-        focus=_items(_focus(panes)),
+        focus=_items(_focus(view, panes)),
         decisions=_items(line for line in _statements(panes) if _DECISION.search(line)),
-        progress=_items(_progress(view, panes)),
+        progress=_items(_progress(view)),
         blockers=_items(_blockers(view)),
         next_steps=_items(line for line in _statements(panes) if _NEXT.search(line)),
     )
 
 
 def _session_text(view: SessionView) -> str:
-    """The session's recent sanitised text, as the summary command reads it on stdin."""
-    out = [f"Session: {_clean(view.session)}"]
-    for pane in _ranked(view):
-        head = f"Pane {_clean(pane.target)} ({_clean(pane.command)}, {_label(pane.state)}):"
-        out += ["", head]
-        out += [_clean(line, 1000) for line in pane.recent]
-        if pane.prompt:
-            out.append(f"Waiting for input: {_clean(pane.prompt)}")
-    if view.open_events:
-        out += ["", "Open events:"]
-        for e in view.open_events:
-            out.append(f"- [{e.severity.label}] {_clean(e.target)}: {_clean(e.text)}")
-    if view.test_runs:
-        out += ["", "Test runs (newest last):"] + [f"- {_clean(r)}" for r in view.test_runs]
-    return "\n".join(out) + "\n"
+    """What the summary command reads on stdin: the view as one JSON object."""
+    return json.dumps(view.to_json(), ensure_ascii=False) + "\n"
 
 
 def _parse(view: SessionView, stdout: str) -> Summary:

@@ -63,7 +63,8 @@ class Daemon:
         }
         self.keys: KeysSink | None = None
         if config.pm.mode == "send-keys":
-            self.keys = KeysSink(self.tmux, config.pm.target, on_typed=self._typed)
+            self.keys = KeysSink(self.tmux, config.pm.target, on_typed=self._typed,
+                                 on_failure=self._keys_failed)
             self.sinks[Channel.KEYS] = self.keys
         self.desktop: Sink | None = None
         if config.notify.desktop:
@@ -109,6 +110,8 @@ class Daemon:
             self.sinks[Channel.DESKTOP] = self.desktop
             if self._desktop_reason is not None:
                 self._note("desktop notifications are back", Severity.INFO, now)
+            else:
+                self._note("desktop notifications on", Severity.INFO, now)
             self._desktop_reason = None
         elif reason is not None and (self._desktop_ok or self._desktop_reason is None):
             self._desktop_ok = False
@@ -123,6 +126,12 @@ class Daemon:
     def _note(self, text: str, severity: Severity, now: float) -> None:
         log.info("%s", text)
         self._log_line(text, severity, now)
+
+    def _keys_failed(self, why: str, notices: Sequence[Notice]) -> None:
+        """A report typed into the PM's prompt was not submitted: recorded, and said."""
+        for notice in notices:
+            self.store.mark_delivered(notice.key, False)
+        self._note(f"{why}: steward events --unacked", Severity.ERROR, time.time())
 
     def _log_line(self, text: str, severity: Severity, ts: float) -> bool:
         """A line of Steward's own (a note, a summary) in the log, through the log sink."""
@@ -200,9 +209,8 @@ class Daemon:
             ts=event.ts,
         )
         if self.store.claim_delivery(notice):
-            lines = (event.detail or event.text).splitlines()
-            written = [self._log_line(line, Severity.INFO, event.ts) for line in lines]
-            self.store.mark_delivered(notice.key, all(written))  # recorded as it went
+            # One line, the headline: `steward summary` prints the whole text.
+            self.store.mark_delivered(notice.key, self.log_sink.deliver(notice))
 
     def _refresh_silences(self, now: float, *, force: bool = False) -> list[Silence]:
         if force or now - self._silences_at >= SILENCE_REFRESH:

@@ -1,19 +1,28 @@
-"""`steward tail`: follow the aggregated log across rotation, coloured and filtered by severity."""
+"""`steward tail`: what the PM pane runs; the log followed across rotation, attention first.
+
+Two faces: `watch` keeps a header of every session on top and the feed below it, redrawn
+in place to the pane's size; `stream` prints the feed as plain lines (`--plain`, for a PM
+that reads its pane with capture-pane).  `follow` and `render` print raw log lines.
+"""
 
 from __future__ import annotations
 
 import collections
+import io
 import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from .board import SessionRow
 from .core.events import Severity
 from .core.sanitize import sanitize
+from .feed import Attention, Entry, fit, to_entry
+from .header import header_lines
 from .sinks.log import parse_line
 
-__all__ = ["COLORS", "RESET", "LogFollower", "follow", "render"]
+__all__ = ["COLORS", "RESET", "LogFollower", "follow", "render", "stream", "watch"]
 
 COLORS = {
     Severity.INFO: "\x1b[2m",  # faint
@@ -154,3 +163,95 @@ def follow(
             time.sleep(poll)
     finally:
         follower.close()
+
+
+def _entries(lines: Iterable[str], attention: Attention) -> list[Entry]:
+    return [kept for line in lines if (kept := attention.keep(to_entry(line))) is not None]
+
+
+def stream(
+    path: Path,
+    out: TextIO,
+    *,
+    attention: Attention,
+    lines: int = 20,
+    stop: Callable[[], bool] = lambda: False,
+    poll: float = 0.2,
+) -> None:
+    """The feed as plain lines, never cut, no colour: the last `lines`, then each new one."""
+    follower = LogFollower(path)
+    try:
+        backlog = _entries(follower.backlog(10 * lines + 200), attention)[-lines:] if lines else []
+        pending = backlog
+        while True:
+            if pending:
+                out.write("".join(fit(e, 0, color=False, cut_body=False) + "\n" for e in pending))
+                out.flush()
+            if stop():
+                break
+            time.sleep(poll)
+            pending = _entries(follower.read_new(), attention)
+    finally:
+        follower.close()
+
+
+def _size(out: TextIO) -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(out.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return 80, 24
+    return max(size.columns, 20), max(size.lines, 5)
+
+
+def compose(
+    rows: list[SessionRow], feed: Iterable[Entry], *, now: float, width: int, height: int,
+    color: bool,
+) -> list[str]:
+    """The whole screen: header on top, then the newest feed entries that fit, oldest first."""
+    head = header_lines(rows, now=now, width=width, color=color, max_rows=max(1, height // 2 - 2))
+    room = max(0, height - len(head))
+    tail = list(feed)[-room:] if room else []
+    return head + [fit(e, width, color=color) for e in tail]
+
+
+def watch(
+    path: Path,
+    out: TextIO,
+    *,
+    attention: Attention,
+    board: Callable[[], list[SessionRow]],
+    color: bool,
+    stop: Callable[[], bool] = lambda: False,
+    poll: float = 0.2,
+    refresh: float = 1.0,
+    size: Callable[[], tuple[int, int]] | None = None,
+) -> None:
+    """Header and feed on the alternate screen, redrawn in place when anything changed."""
+    measure = size or (lambda: _size(out))
+    follower = LogFollower(path)
+    feed: collections.deque[Entry] = collections.deque(maxlen=1000)
+    feed.extend(_entries(follower.backlog(2000), attention))
+    rows: list[SessionRow] = []
+    looked = float("-inf")
+    shown: list[str] = []
+    out.write("\x1b[?1049h\x1b[?25l")
+    try:
+        while True:
+            now = time.time()
+            if now - looked >= refresh:
+                rows, looked = board(), now
+            width, height = measure()
+            screen = compose(rows, feed, now=now, width=width, height=height, color=color)
+            if screen != shown:
+                out.write("\x1b[H" + "\r\n".join(line + "\x1b[K" for line in screen)
+                          + ("\x1b[J" if len(screen) < height else ""))
+                out.flush()
+                shown = screen
+            if stop():
+                break
+            time.sleep(poll)
+            feed.extend(_entries(follower.read_new(), attention))
+    finally:
+        follower.close()
+        out.write("\x1b[?25h\x1b[?1049l")
+        out.flush()

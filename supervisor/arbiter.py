@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import subprocess
@@ -15,7 +16,9 @@ import attrs
 
 from escalation.core.errors import StewardError
 
-__all__ = ["Arbiter", "WatcherSpec", "circus_ini", "circusd_pid", "endpoint", "start_circusd"]
+__all__ = [
+    "Arbiter", "WatcherSpec", "circus_ini", "circusd_pid", "endpoint", "serve", "start_circusd"
+]
 
 CHECK_DELAY = 0.2
 _BUSY = "arbiter is already running"
@@ -98,7 +101,7 @@ def start_circusd(ini: Path, log_dir: Path, env: Mapping[str, str]) -> subproces
     out = (log_dir / "circusd.out").open("ab")
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "circus.circusd", str(ini)],
+            [sys.executable, "-m", "supervisor.arbiter", str(ini)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -108,6 +111,28 @@ def start_circusd(ini: Path, log_dir: Path, env: Mapping[str, str]) -> subproces
         )
     finally:
         out.close()
+
+
+class _QuietConflicts(logging.Filter):
+    """Drops the traceback tornado logs when a periodic arbiter task meets a running command.
+
+    Circus refuses a second exclusive command ("arbiter is already running ..."); its own
+    periodic `manage_watchers` then fails with a ConflictError and runs again at the next
+    period, which is the quiet retry we want, without a traceback in circusd.log each time.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and type(exc).__name__ == "ConflictError")
+
+
+def serve(ini: str) -> None:
+    """circusd itself (what start_circusd runs), with the conflict tracebacks left out."""
+    logging.getLogger("tornado.application").addFilter(_QuietConflicts())
+    from circus import circusd
+
+    sys.argv = ["circusd", ini]
+    circusd.main()
 
 
 class Arbiter:
@@ -190,3 +215,7 @@ def circusd_pid(run_dir: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return pid
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

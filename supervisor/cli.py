@@ -23,9 +23,8 @@ from escalation.core.store import Store
 from escalation.core.tmux import Tmux
 from escalation.rules import RuleSet, explain, load_rules, test_rule
 from escalation.sinks.log import LogSink
-from escalation.tail import follow
 
-from . import lifecycle, service
+from . import lifecycle, pm_view, service
 from .reconciler import Reconciler, config_file_arg
 
 __all__ = ["main"]
@@ -49,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         help="your steward.toml (else $STEWARD_CONFIG, else ~/.config/steward/steward.toml)",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    # The metavar names no command: a hidden one would show as ==SUPPRESS==.
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     def command(parent: Any, name: str, text: str, *examples: str) -> argparse.ArgumentParser:
@@ -64,18 +64,32 @@ def _parser() -> argparse.ArgumentParser:
     s = command(sub, "status", "what runs, and every pane's state", "steward status",
                 "steward status --json | jq '.panes[] | select(.state == \"stalled\")'")
     s.add_argument("--json", action="store_true")
-    t = command(sub, "tail", "follow the aggregated log, coloured by severity",
-                "steward tail -n 50 --min-severity warning")
-    t.add_argument("-n", "--lines", type=int, default=20)
-    t.add_argument("--min-severity", default="info", type=_severity)
+    t = command(sub, "tail", "the PM pane: sessions on top, what needs attention below",
+                "steward tail", "steward tail --plain --all -n 50")
+    t.add_argument("-n", "--lines", type=int, default=20, help="backlog lines (--plain)")
+    t.add_argument("--min-severity", default="warning", type=_severity,
+                   help="least severity shown besides verdicts and recoveries (default warning)")
+    t.add_argument("--all", action="store_true", help="every line of the log")
+    t.add_argument("--plain", action="store_true", help="a plain stream: no header, no colour")
     t.add_argument("--no-color", action="store_true")
+    sh = command(sub, "show", "one event with its detail and the command to jump to it",
+                 "steward show 41")
+    sh.add_argument("id")
+    g = command(sub, "go", "switch the PM's tmux client to an event's pane or a session",
+                "steward go 41", "steward go api")
+    g.add_argument("what", metavar="ID|SESSION")
+    command(sub, "top", "live table of every watched pane; keys to ack, silence, jump",
+            "steward top")
     e = command(sub, "events", "events, oldest first", "steward events --session api -n 20",
-                "steward events --json --since 1200")
+                "steward events --json --since 1200 --min-severity error --unacked")
     e.add_argument("--json", action="store_true")
     e.add_argument("--since", type=int, default=0, help="only events after this id")
     e.add_argument("--session")
     e.add_argument("-n", "--limit", type=int, default=None)
-    m = command(sub, "summary", "executive summaries now", "steward summary api")
+    e.add_argument("--min-severity", default="info", type=_severity)
+    e.add_argument("--unacked", action="store_true", help="only events nobody acknowledged")
+    m = command(sub, "summary", "executive summaries now (the project digest, or one session)",
+                "steward summary", "steward summary api")
     m.add_argument("session", nargs="?")
     m.add_argument("--json", action="store_true")
     a = command(sub, "ack", "acknowledge events: stops their escalation", "steward ack 41 42",
@@ -156,6 +170,8 @@ def _events(home: StewardHome, args: argparse.Namespace) -> int:
             limit=args.limit,
             newest=args.limit is not None,
         )
+    events = [e for e in events if e.severity >= args.min_severity
+              and (not args.unacked or e.status.value in ("new", "delivered"))]
     for e in events:
         if args.json:
             print(json.dumps(e.to_json(), ensure_ascii=False))
@@ -316,14 +332,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     home.ensure()
     if cmd == "tail":
-        follow(
-            home.log_file,
-            sys.stdout,
-            min_severity=args.min_severity,
-            color=not args.no_color and sys.stdout.isatty(),
-            lines=args.lines,
-        )
+        return pm_view.tail(config, home, plain=args.plain, everything=args.all,
+                            min_severity=args.min_severity, lines=args.lines,
+                            color=pm_view.use_color(args.no_color))
+    if cmd == "show":
+        print("\n".join(pm_view.show(config, home, args.id)))
         return 0
+    if cmd == "go":
+        print(pm_view.go(config, home, args.what))
+        return 0
+    if cmd == "top":
+        from escalation.top import run_top
+
+        return int(run_top(config, home, tmux=pm_view.pm_tmux(config)))
     if cmd == "events":
         return _events(home, args)
     if cmd == "ack":

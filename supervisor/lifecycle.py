@@ -20,6 +20,7 @@ from escalation.core.tmux import Tmux
 from escalation.sinks.desktop import DesktopSink
 
 from .arbiter import Arbiter, WatcherSpec, circus_ini, circusd_pid, start_circusd
+from .pm_view import board_rows
 from .reconciler import assistant_args
 
 __all__ = ["down", "status", "up"]
@@ -50,7 +51,7 @@ def ensure_pm_session(config: Config, home: StewardHome) -> bool:
     tmux = _tmux(config)
     if tmux.has_session(config.pm.session):
         return False
-    tail = [sys.executable, "-m", "supervisor", "tail", "--min-severity", "info"]
+    tail = [sys.executable, "-m", "supervisor", "tail"]
     tmux.cmd(
         "new-session",
         "-d",
@@ -94,6 +95,9 @@ def up(config: Config, home: StewardHome, *, config_file: str | None) -> list[st
         ).available()
         if reason is not None:
             said.append(f"desktop notifications off ({reason}); the PM pane and the log carry on")
+        else:
+            said.append("desktop notifications on (severity "
+                        f"{config.notify.min_severity} and above)")
     created = ensure_pm_session(config, home)
     ini = home.run_dir / "circus.ini"
     ini.write_text(circus_ini(home.run_dir, home.log_dir, _watchers(config_file)))
@@ -196,19 +200,8 @@ def status(config: Config, home: StewardHome) -> dict[str, Any]:
                 for hb in store.heartbeats()
                 if out["running"] and hb.assistant.lower() in out["watchers"]
             ]
-            out["panes"] = [
-                {
-                    "session": r.session,
-                    "target": r.target,
-                    "pane": r.pane,
-                    "command": r.command,
-                    "state": r.state,
-                    "for": round(now - r.since, 1),
-                    "assistant": r.assistant,
-                }
-                for r in store.panes()
-                if r.assistant.startswith("session:")
-            ]
+            # The same board as `steward top`: panes of sessions that exist now.
+            out["panes"] = [row.to_json(now) for row in board_rows(store, _tmux(config))]
             out["events"] = store.counts()
             out["silences"] = [
                 {
@@ -231,8 +224,9 @@ def render_status(data: dict[str, Any]) -> str:
     if data["panes"]:
         lines.append("Panes:")
         for p in data["panes"]:
+            alert = f"  {p['open']} open: {p['last_alert'][:60]}" if p["open"] else ""
             lines.append(
-                f"  {p['target']:<24} {p['state']:<14} {_ago(p['for']):>8}  {p['command']}"
+                f"  {p['target']:<24} {p['state']:<14} {_ago(p['for']):>8}  {p['command']}{alert}"
             )
     counts = data["events"]
     if counts:

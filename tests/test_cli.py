@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import libtmux
 import pytest
 from libtmux.test.retry import retry_until
@@ -184,6 +185,33 @@ def test_test_rule_counts_lines(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "generic.python_traceback" in proc.stdout
     assert steward("test-rule", str(tmp_path / "nope"), env_home=tmp_path).returncode == 2
+
+
+def test_help_lists_no_hidden_command() -> None:
+    out = steward("--help", env_home=Path("/nonexistent")).stdout
+    assert "==SUPPRESS==" not in out and "reconcile" not in out
+    for command in ("top", "tail", "show", "go", "summary", "events"):
+        assert command in out
+
+
+def test_events_min_severity_unacked_and_show(tmp_path: Path) -> None:
+    home = StewardHome(root=tmp_path / "h").ensure()
+    warn = attrs.evolve(_event(2), severity=Severity.WARNING, detail="line one\nline two")
+    with Store(home.db) as store:
+        store.add_events([_event(1), warn, _event(3, "web")])
+        store.ack(ids=[3])
+    ids = lambda *a: [json.loads(x)["id"] for x in  # noqa: E731
+                      steward("events", "--json", *a, env_home=home.root).stdout.splitlines()]
+    assert ids("--min-severity", "error") == [1, 3]
+    assert ids("--unacked") == [1, 2]
+    assert ids("--unacked", "--min-severity", "error") == [1]
+    bad = steward("events", "--min-severity", "loud", env_home=home.root)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    shown = steward("show", "#2", env_home=home.root).stdout
+    assert "#2 warning pattern generic.error_line" in shown
+    assert "  line two" in shown and "switch-client -t 'api:1.2'" in shown
+    missing = steward("show", "99", env_home=home.root)
+    assert missing.returncode == 2 and "no event 99" in missing.stderr
 
 
 def test_explain_names_the_rule_that_decides_a_saved_screen(tmp_path: Path) -> None:

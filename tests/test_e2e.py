@@ -67,8 +67,11 @@ def test_sessions_come_and_go_and_down_leaves_nothing(stack: Stack) -> None:
 
     start_session(stack, "late")
     retry_until(lambda: "session:late" in stack.watchers(), 10)
+    retry_until(lambda: any(p["session"] == "late" for p in stack.status()["panes"]), 10)
 
     stack.tmux("kill-session", "-t", "=late")
+    # Gone from `steward status` (and `top`, the same board) at once, not at the next look.
+    assert not any(p["session"] == "late" for p in stack.status()["panes"])
     retry_until(lambda: "session:late" not in stack.watchers(), 10)
     assert stack.events(rule="system.session_gone", session="late")
 
@@ -93,6 +96,8 @@ def test_sessions_come_and_go_and_down_leaves_nothing(stack: Stack) -> None:
     stack.steward("down")
     retry_until(lambda: not stack.alive(), 15)
     assert "pm" not in stack.tmux("list-sessions", "-F", "#{session_name}").split()
+    circusd_log = (stack.home / "log" / "circusd.log").read_text()
+    assert "ConflictError" not in circusd_log and "Traceback" not in circusd_log
 
 
 def test_no_network_listener_and_private_runtime_dir(stack: Stack) -> None:
@@ -119,12 +124,12 @@ def test_up_twice_is_harmless_and_status_reports_panes(stack: Stack) -> None:
     assert pane["for"] >= 0
 
 
-def test_executive_summaries_reach_the_log_and_the_cli(
+def test_executive_summaries_reach_the_log_as_one_line_when_changed_and_the_cli_whole(
     tmp_path: Path, server: Any, notification_bus: _dbus.NotificationBus
 ) -> None:
     st = Stack(tmp_path, socket_name=str(server.socket_name),
                env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": notification_bus.address},
-               extra_config="[summary]\ninterval = 2.0\n")
+               extra_config="[summary]\ninterval = 2.0\n[states]\nidle_after = 1.0\n")
     try:
         start_session(st, "backend")
         st.up()
@@ -133,17 +138,35 @@ def test_executive_summaries_reach_the_log_and_the_cli(
         type_line(st, "backend", "echo 'migrating tables: 45% (9/20)'")
         type_line(st, "backend", "echo 'Next, I will add the retry tests'")
         log = st.home / "log" / "steward.log"
-        retry_until(lambda: log.exists() and "Session: backend - Executive Summary"
-                    in log.read_text() and "45%" in log.read_text(), 20)
+
+        def headlines() -> list[str]:
+            text = log.read_text() if log.exists() else ""
+            return [line for line in text.splitlines() if "summary.executive" in line]
+
+        retry_until(lambda: headlines() != [], 20)
         text = log.read_text()
-        assert "- Current Focus:" in text and "- Blockers:" in text
-        assert "- Next Steps:" in text and "retry tests" in text
+        assert "summary backend: " in headlines()[0]
+        assert "Executive Summary" not in text and "- Current Focus:" not in text
+        # Once the pane is idle nothing changes: no more summaries are written.
+        retry_until(lambda: any(p["state"] == "idle" for p in st.status()["panes"]), 15)
+        ticks = _one_assistant_ticks(st, "session:backend")
+        retry_until(lambda: _one_assistant_ticks(st, "session:backend") >= ticks + 6, 20)
+        settled = len(headlines())
+        ticks = _one_assistant_ticks(st, "session:backend")
+        retry_until(lambda: _one_assistant_ticks(st, "session:backend") >= ticks + 10, 20)
+        assert len(headlines()) == settled
+
         out = st.steward("summary", "backend", "--json").stdout
         data = json.loads(out.splitlines()[0])
         assert data["session"] == "backend"
         assert any("SQLite" in d for d in data["decisions"])
-        assert any("45%" in p for p in data["progress"])
+        assert data["progress"] == []  # "45%" on the screen is no verdict of a run
         plain = st.steward("summary", "backend").stdout
         assert "Session: backend - Executive Summary" in plain
+        assert "- Next Steps:" in plain and "retry tests" in plain
+        assert "- Blockers:" not in plain  # nothing blocks: the section is left out
+        assert len(headlines()) == settled  # the CLI printed and wrote nothing
+        gone = st.steward("summary", "nosuch", check=False)
+        assert gone.returncode == 2 and "no such session 'nosuch'" in gone.stderr
     finally:
         st.down()

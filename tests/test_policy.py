@@ -258,6 +258,9 @@ def test_a_dead_pane_inhibits_its_pattern_events_until_it_is_active() -> None:
     suppressed = run.offer(event(2, ts=1.0))
     assert suppressed.status is Status.SUPPRESSED and "inhibited" in suppressed.reason
     assert run.offer(event(3, ts=1.0, session="web")).status is Status.DELIVERED
+    # The verdict on the run that just ended in that pane is told all the same.
+    verdict = run.offer(event(6, ts=2.0, rule="qa.run_passed", severity=INFO))
+    assert verdict.status is Status.DELIVERED
     active = run.offer(state(4, "state.active", ts=5.0, severity=INFO))
     assert active.status is Status.DELIVERED
     assert any(n.key == "log:inhibited:2" and "1 line" in n.body for n in active.notices)
@@ -322,15 +325,24 @@ def test_unacked_errors_are_renotified_then_escalated_once() -> None:
     run.tick(2.0)
     assert run.tick(601.0) == []
     first = run.tick(602.0)
-    assert {n.key for n in first} == {"desktop:renotify:1:1", "display:renotify:1:1"}
-    assert {n.key for n in run.tick(1202.0)} == {"desktop:renotify:1:2", "display:renotify:1:2"}
+    assert {n.key for n in first} == {
+        "log:renotify:1:1", "desktop:renotify:1:1", "display:renotify:1:1"
+    }
+    assert {n.key for n in run.tick(1202.0)} == {
+        "log:renotify:1:2", "desktop:renotify:1:2", "display:renotify:1:2"
+    }
     raised = run.tick(1802.0)
     assert {(n.key, n.severity) for n in raised} == {
+        ("log:escalate:1", CRITICAL),
         ("desktop:escalate:1", CRITICAL),
         ("display:escalate:1", CRITICAL),
     }
+    assert [n.body for n in raised if n.channel is Channel.LOG] == [
+        "unacknowledged for 30 min, now critical: " + event(1).text
+    ]
     later = run.tick(2402.0)
     assert {(n.key, n.severity) for n in later} == {
+        ("log:renotify:1:4", CRITICAL),
         ("desktop:renotify:1:4", CRITICAL),
         ("display:renotify:1:4", CRITICAL),
     }
@@ -507,7 +519,10 @@ def test_policy_invariants(
             run.tick(now, acked={int(step[1])}, silences=silences)  # type: ignore[call-overload]
     run.tick(now + cooldown + group_interval + 1.0, silences=silences)
 
-    logged = Counter(i for n in run.on(Channel.LOG) for i in n.event_ids)
+    ladder = ("renotify", "escalate")  # reminders are logged too, on top of the one line each
+    logged = Counter(
+        i for n in run.on(Channel.LOG) if n.key.split(":")[1] not in ladder for i in n.event_ids
+    )
     not_silenced = {i for i, s in statuses.items() if s is not Status.SILENCED}
     assert set(logged) == not_silenced
     assert all(count == 1 for count in logged.values())
@@ -555,3 +570,29 @@ def test_a_burst_of_200_errors_across_20_panes_stays_bounded() -> None:
     assert count(Channel.DESKTOP, t0 + 200.0) <= 4 * 6
     desktop_ids = {i for n in run.on(Channel.DESKTOP) for i in n.event_ids}
     assert desktop_ids == set(range(1, 201))  # nobody's error is dropped from the desktop
+
+
+def test_without_a_desktop_the_log_still_reminds() -> None:
+    run = Run(desktop=False)
+    run.offer(event(1))
+    run.tick(2.0)
+    assert {n.key for n in run.tick(602.0)} == {"log:renotify:1:1", "display:renotify:1:1"}
+    assert run.on(Channel.DESKTOP) == []
+    assert run.tick(1202.0, acked={1}) == []
+
+
+def test_a_green_run_resolves_the_red_ones_and_stops_their_reminders() -> None:
+    run = Run()
+    run.offer(event(1, rule="qa.run_failed"))
+    run.tick(2.0)
+    green = run.offer(event(2, ts=100.0, rule="qa.run_passed", severity=INFO))
+    assert green.resolved == (1,)
+    assert [n for n in run.tick(700.0) if "renotify" in n.key] == []
+    other = run.offer(event(3, ts=800.0, rule="qa.run_failed", index="1"))
+    assert other.resolved == ()
+
+
+def test_a_recovered_run_resolves_the_red_ones_too() -> None:
+    run = Run()
+    run.offer(event(1, rule="qa.run_failed"))
+    assert run.offer(event(2, ts=50.0, rule="qa.recovered", severity=INFO)).resolved == (1,)

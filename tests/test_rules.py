@@ -281,3 +281,21 @@ def test_any_chunking_gives_the_same_hits(lines: list[str], cuts: list[int]) -> 
     got += [(h.key, h.seq) for h in chunked.flush()]
     assert got == expected
     assert all(lines[seq] == key[1] for key, seq in got)
+
+
+@pytest.mark.parametrize(
+    ("raw", "tidy"),
+    [
+        ("panic: panic: runtime error: index out of range",
+         "panic: runtime error: index out of range"),
+        ("usage limit:  ⎿  Claude usage limit reached", "usage limit: Claude usage limit reached"),
+        ("tests failed: " + "=" * 200 + " 2 failed, 41 passed " + "=" * 30,
+         "tests failed: 2 failed, 41 passed"),
+        ("│ ✻ Thinking… │", "Thinking…"),
+        ("a-b--c ==x", "a-b--c ==x"),  # short runs are words, not rulers
+    ],
+)
+def test_messages_read_as_words(raw: str, tidy: str) -> None:
+    from escalation.core.sanitize import tidy_message
+
+    assert tidy_message(raw) == tidy

@@ -55,8 +55,11 @@ def notice(**overrides: object) -> Notice:
 def test_format_line_has_every_column_and_the_jump() -> None:
     assert format_line(notice()) == (
         "2026-11-24 01:23:45 ERROR    api:1.0  generic.python_traceback  ValueError: boom"
-        "  ⇒ tmux switch-client -t 'api:1.0'"
+        "  #1  ⇒ tmux switch-client -t 'api:1.0'"
     )
+    parsed = parse_line(format_line(notice()))
+    assert parsed is not None
+    assert (parsed.body, parsed.event_id) == ("ValueError: boom", 1)
 
 
 def test_jump_names_a_private_server_and_quotes_the_target() -> None:

@@ -230,7 +230,10 @@ class StateTracker:
             return self._enter(PaneState.EXITED, now, f"exited: {name} returned to the shell")
         if m.prompt is not None and (m.prompt_count >= self._config.debounce or first):
             m.waiting_prompt = m.prompt
-            return self._enter(PaneState.WAITING_INPUT, now, f"waiting for input: {m.prompt}")
+            # A prompt rule's message often says "waiting for ..." itself: never twice.
+            said = m.prompt if m.prompt.lower().startswith("waiting for") else (
+                f"waiting for input: {m.prompt}")
+            return self._enter(PaneState.WAITING_INPUT, now, said)
         if first:
             return self._enter(self._initial(obs), now, self._text(self._initial(obs), obs, now))
         return self._propose(self._proposal(obs, now), obs, now)

@@ -110,6 +110,7 @@ class SummaryConfig:
     interval: float = attrs.field(default=300.0, validator=_not_negative)
     command: str = ""
     timeout: float = attrs.field(default=60.0, validator=_positive)
+    project: str = ""  # the name in the project digest's title; empty: the tmux socket's
 
 
 @attrs.frozen(kw_only=True)

@@ -12,7 +12,7 @@ import attrs
 
 from .fingerprint import fingerprint as _fingerprint
 from .redact import redact
-from .sanitize import sanitize
+from .sanitize import sanitize, tidy_message
 
 __all__ = ["PANE_DEAD", "Event", "Kind", "Severity", "Status", "new_event", "safe_text"]
 
@@ -135,7 +135,7 @@ def new_event(
     the same line of the same pane share it, so the policy tells the PM once.  An
     explicit `fingerprint` (a summary's, which is unique by time) is taken as it is.
     """
-    clean = safe_text(text)
+    clean = tidy_message(safe_text(text))  # as a person reads it: no `=====`, no glyphs
     return Event(
         ts=ts,
         session=session,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["ESC_PLACEHOLDER", "NEWLINE_MARK", "sanitize"]
+__all__ = ["ESC_PLACEHOLDER", "NEWLINE_MARK", "sanitize", "tidy_message"]
 
 ESC_PLACEHOLDER = "⟨ESC⟩"
 NEWLINE_MARK = " ⏎ "
@@ -99,3 +99,20 @@ def sanitize(text: str, *, multiline: bool = False) -> str:
     if text.isascii() and text.isprintable():
         return text
     return _clean(text, multiline)
+
+
+# What agents' UIs draw around their text (tree corners, spinners, box lines), not words.
+_GLYPHS = re.compile("[\u2500-\u257f\u23bf\u23fa\u23f5\u23f4\u2722-\u273d\u2580-\u259f]")
+_RULER = re.compile(r"([=\-_*#~])\1{3,}")
+_SPACES = re.compile(r"\s{2,}")
+_DOUBLED = re.compile(r"^(?P<head>[^:]{1,40}): (?P=head):\s*", re.IGNORECASE)
+
+
+def tidy_message(text: str) -> str:
+    """A message as a person reads it: no UI glyphs, no `=====` rulers, no doubled prefix.
+
+    `panic: panic: boom` reads `panic: boom`; `usage limit:  ⎿  Claude usage limit
+    reached` reads `usage limit: Claude usage limit reached`.
+    """
+    text = _SPACES.sub(" ", _RULER.sub(" ", _GLYPHS.sub(" ", text))).strip()
+    return _DOUBLED.sub(r"\g<head>: ", text)

@@ -36,25 +36,26 @@ Rate limit.  At most notify.rate_per_minute DESKTOP notices in any 60 s.  Once o
 later ones queue behind it; when the window allows, the queue goes out as one notice (itself, if it
 is alone, else "12 more notifications held back: 9 errors in api, 3 errors in web").
 
-Ladder.  An error or critical event sent to the desktop, or a pane waiting for input
-("state.waiting_input", delivered at warning), and not acknowledged is sent again (desktop
-and display, one notice per session) every `renotify_after`, and raised to critical once after
-`escalate_after` (that notice stands in for a renotify due at the same tick).  When one error of a
-session is due, the session's errors due within half a `renotify_after` come along, so a session is
-reminded about twice per `renotify_after` at most.  Errors of one session and fingerprint share
-one rung (see `ladder`).  Acknowledging or resolving any of a rung's events stops it; while a
-silence matches it, its rungs are skipped.
+Ladder.  An error or critical event sent to the desktop (or logged, with notify.desktop off), or
+a pane waiting for input ("state.waiting_input", delivered at warning), and not acknowledged is
+sent again (log, desktop and display, one notice per session) every `renotify_after`, and raised
+to critical once after `escalate_after` (that notice stands in for a renotify due at the same
+tick).  When one error of a session is due, the session's errors due within half a
+`renotify_after` come along, so a session is reminded about twice per `renotify_after` at most.
+Errors of one session and fingerprint share one rung (see `ladder`).  Acknowledging or resolving
+any of a rung's events stops it; while a silence matches it, its rungs are skipped.
 
 Inhibition and resolution.  Only a dead pane or a vanished session inhibits.  After a STATE
 event "state.exited" or "state.crashed" of a pane whose detail is `PANE_DEAD` (tmux's
-`pane_dead`), PATTERN events of that pane are suppressed until any other state event of it
-("state.active", ...).  A command that returned to its shell ("exited" without `PANE_DEAD`)
-inhibits nothing: the next command's errors are news.  After a SYSTEM event
+`pane_dead`), PATTERN events of that pane (other than run verdicts) are suppressed until any
+other state event of it ("state.active", ...).  A command that returned to its shell ("exited"
+without `PANE_DEAD`) inhibits nothing: the next command's errors are news.  After a SYSTEM event
 "system.session_gone" (session named by `detail`, else its own session), PATTERN events of that
 session are suppressed until a state event of a live pane of it.  A state event of a pane whose
 rule is not "state.waiting_input" resolves that pane's open waiting_input events
 (`Decision.resolved`) and stops their ladder; it also ends the cooldown of the pane's other states,
-so a pane that comes back to a state is told again.  These take effect even for silenced events.
+so a pane that comes back to a state is told again. A green run (qa.run_passed) resolves the pane's
+red runs before it the same way. These take effect even for silenced events.
 
 Restart.  `restore` rebuilds cooldowns (from open events), the rate window, the group timers and the
 ladder (from delivered notices), and queues again open events that a channel had not been sent yet
@@ -73,37 +74,23 @@ from ..core.events import PANE_DEAD, Event, Kind, Severity, Status
 from ..core.notice import Channel, Notice
 from ..core.silence import Silence
 from . import text
+from .decision import (
+    _GROUPED,
+    EXITED,
+    GREEN_RUNS,
+    RED_RUNS,
+    SESSION_GONE,
+    VERDICTS,
+    WAITING,
+    WAITS_CLIMB,
+    Decision,
+    _pane,
+    _silenced,
+)
 from .ladder import Ladder
 from .state import Bucket, Group, Held, RateWindow
 
 __all__ = ["Decision", "Policy"]
-
-# Warnings that climb the ladder like errors: waits for an answer.
-WAITS_CLIMB = frozenset({"state.waiting_input"})
-
-EXITED = frozenset({"state.exited", "state.crashed"})
-WAITING = "state.waiting_input"
-SESSION_GONE = "system.session_gone"
-_GROUPED = (Channel.DESKTOP, Channel.DISPLAY, Channel.KEYS)
-
-
-@attrs.frozen(kw_only=True)
-class Decision:
-    """What the policy made of one event: its status, what to deliver now, what it resolves."""
-
-    status: Status
-    notices: tuple[Notice, ...]
-    resolved: tuple[int, ...] = ()
-    reason: str = ""
-
-
-def _pane(event: Event) -> str:
-    return event.pane or event.target
-
-
-def _silenced(event: Event, now: float, silences: Sequence[Silence]) -> Silence | None:
-    return next((s for s in silences if s.matches(event, now)), None)
-
 
 class Policy:
     """Dedup, routing, grouping, rate limit, ladder, inhibition: see the module docstring."""
@@ -122,6 +109,7 @@ class Policy:
         self._gone: set[str] = set()  # sessions that went away
         self._state_fps: dict[str, set[str]] = {}  # pane -> fingerprints of its delivered states
         self._waiting: dict[str, list[Event]] = {}  # pane -> open waiting_input events
+        self._red: dict[str, list[Event]] = {}  # pane -> its failed runs since the last green
         self._closed: list[Bucket] = []  # buckets to log at the next chance
         self._groups: dict[tuple[Channel, str], Group] = {}
         self._last_sent: dict[tuple[Channel, str], float] = {}
@@ -129,6 +117,8 @@ class Policy:
         self._window = RateWindow(notify.rate_per_minute)
         self._ladder = Ladder(renotify_after=policy.renotify_after,
                               escalate_after=policy.escalate_after)
+        self._ladder_channels = tuple(c for c in (Channel.LOG, Channel.DESKTOP, Channel.DISPLAY)
+                                      if c is not Channel.DESKTOP or notify.desktop)
 
     # -- the three entry points ------------------------------------------------------------
 
@@ -163,6 +153,8 @@ class Policy:
             # A pane waiting for an answer (an agent's approval) is reminded and raised like an
             # error: twenty minutes of waiting to run a migration must not stay one warning.
             self._ladder.add(event, now)
+        elif not self._notify.desktop and event.severity >= Severity.ERROR:  # no desktop: log
+            self._ladder.add(event, now)
         self._flush_groups(now, silences, out, session=event.session)
         self._release_held(now, out)
         return Decision(status=Status.DELIVERED, notices=tuple(out), resolved=resolved)
@@ -194,6 +186,11 @@ class Policy:
         for event in events:
             self._track(event)
             self._delivered(event, event.ts)
+            climbs = event.rule in WAITS_CLIMB or (
+                not self._notify.desktop and event.severity >= Severity.ERROR
+            )
+            if climbs and event.id:
+                self._ladder.add(event, event.ts)
         sent: dict[Channel, set[int]] = {}
         for notice in notices:
             sent.setdefault(notice.channel, set()).update(notice.event_ids)
@@ -245,8 +242,14 @@ class Policy:
         return channels
 
     def _track(self, event: Event) -> tuple[int, ...]:
-        """Inhibitions, state transitions and waiting_input resolution; returns resolved ids."""
+        """Inhibitions, state transitions, waiting_input and red runs resolved; resolved ids."""
         pane = _pane(event)
+        if event.rule in RED_RUNS:
+            self._red.setdefault(pane, []).append(event)
+        elif event.rule in GREEN_RUNS:
+            fixed = tuple(e.id for e in self._red.pop(pane, []) if e.id is not None)
+            self._finish(set(fixed))
+            return fixed
         if event.kind is Kind.SYSTEM and event.rule == SESSION_GONE:
             self._gone.add(event.detail or event.session)
         if event.kind is not Kind.STATE:
@@ -280,8 +283,8 @@ class Policy:
                 self._waiting.setdefault(_pane(event), []).append(event)
 
     def _inhibition(self, event: Event) -> tuple[str, str] | None:
-        if event.kind is not Kind.PATTERN:
-            return None
+        if event.kind is not Kind.PATTERN or event.rule in VERDICTS:
+            return None  # a verdict is about a run that has just ended: never inhibited
         pane = _pane(event)
         if pane in self._dead:
             return f"pane:{pane}", f"inhibited: {event.target} is dead, {self._dead[pane]}"
@@ -392,7 +395,7 @@ class Policy:
         for rungs, escalate in due:
             events = [r.event for r in rungs]
             age = now - rungs[0].start
-            for channel in (Channel.DESKTOP, Channel.DISPLAY):
+            for channel in self._ladder_channels:
                 notice = text.ladder_notice(
                     channel, events, now, step=rungs[0].step, escalate=escalate, age=age
                 )
@@ -413,3 +416,4 @@ class Policy:
             held.events = [e for e in held.events if e.id not in ids]
         for pane, waiting in list(self._waiting.items()):
             self._waiting[pane] = [e for e in waiting if e.id not in ids]
+        self._red = {pane: [e for e in red if e.id not in ids] for pane, red in self._red.items()}

@@ -164,17 +164,17 @@ def ladder_notice(
     """A renotify (step n) or the one escalation to critical of unacknowledged events."""
     first = events[0]
     session = first.session
-    minutes = max(1, round(age / 60))
+    minutes = f"{round(age / 60)} min" if age >= 90 else f"{max(1, round(age))} s"
     if escalate:
         severity = Severity.CRITICAL
         key = f"{channel.value}:escalate:{first.id}"
         title = f"Steward: escalated to critical in {session}"
-        lead = f" unacknowledged for {minutes} min, now critical"
+        lead = f" unacknowledged for {minutes}, now critical"
     else:
         severity = _worst(events)
         key = f"{channel.value}:renotify:{first.id}:{step}"
         title = f"Steward: still unacknowledged in {session}"
-        lead = f" unacknowledged for {minutes} min"
+        lead = f" unacknowledged for {minutes}"
     if channel is Channel.DESKTOP:
         body = _desktop_body(events, lead)
     else:

@@ -45,6 +45,7 @@ def clean_text(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+
 class Scope(enum.StrEnum):
     """What a rule is matched against."""
 

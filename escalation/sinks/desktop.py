@@ -168,7 +168,8 @@ class DesktopSink:
             if reason is None:
                 _log.info("desktop notifications available")
             else:
-                _log.warning("desktop notifications unavailable: %s", reason)
+                # info: every caller tells the user itself, once (`steward up`, the daemon's log)
+                _log.info("desktop notifications unavailable: %s", reason)
         self._reason, self._checked_at = reason, now
         return reason
 

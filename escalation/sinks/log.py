@@ -52,6 +52,7 @@ _LINE = re.compile(
     r"(?P<target>\S(?:.*?\S)?)  "
     r"(?P<rule>\S(?:.*?\S)?)  "
     r"(?P<body>.*?)"
+    r"(?:  #(?P<id>\d+))?"
     rf"(?:  {JUMP_MARK} (?P<jump>tmux .*))?$"
 )
 
@@ -66,6 +67,7 @@ class ParsedLine:
     rule: str
     body: str
     jump: str = ""
+    event_id: int | None = None  # the first event the line is about: `steward show ID`
 
 
 def _scrub(text: str) -> str:
@@ -97,16 +99,22 @@ def jump_command(target: str, *, tmux_args: Sequence[str] = ()) -> str:
     return f"tmux{server} switch-client -t {_quote(target)}"
 
 
-def _compose(*, ts: float, severity: Severity, target: str, rule: str, body: str, jump: str) -> str:
+def _compose(
+    *, ts: float, severity: Severity, target: str, rule: str, body: str, jump: str,
+    event_id: int | None = None,
+) -> str:
     when = time.strftime(_TIME_FORMAT, time.localtime(ts))
     line = f"{when} {severity.name:<{_SEVERITY_WIDTH}} {target}  {rule}  {body}"
+    if event_id is not None:
+        line += f"  #{event_id}"
     if jump:
         line += f"  {JUMP_MARK} {jump}"
     return _scrub(line)
 
 
 def _line(
-    *, ts: float, severity: Severity, where: str, rule: str, body: str, tmux_args: Sequence[str]
+    *, ts: float, severity: Severity, where: str, rule: str, body: str, tmux_args: Sequence[str],
+    event_id: int | None = None,
 ) -> str:
     place = _SPACES.sub(" ", _scrub(sanitize(where))).strip()
     return _compose(
@@ -116,11 +124,12 @@ def _line(
         rule=_field(rule),
         body=_body(body),
         jump=jump_command(place, tmux_args=tmux_args) if place else "",
+        event_id=event_id,
     )
 
 
 def format_line(notice: Notice, *, tmux_args: Sequence[str] = ()) -> str:
-    """One log line for a notice: time, severity, target, rule, body and the jump command."""
+    """One log line for a notice: time, severity, target, rule, body, event id and jump command."""
     return _line(
         ts=notice.ts or time.time(),
         severity=notice.severity,
@@ -128,6 +137,7 @@ def format_line(notice: Notice, *, tmux_args: Sequence[str] = ()) -> str:
         rule=notice.rule,
         body=notice.body or notice.title,
         tmux_args=tmux_args,
+        event_id=notice.event_ids[0] if notice.event_ids else None,
     )
 
 
@@ -143,6 +153,7 @@ def parse_line(line: str) -> ParsedLine | None:
         rule=m["rule"],
         body=m["body"],
         jump=m["jump"] or "",
+        event_id=int(m["id"]) if m["id"] else None,
     )
 
 

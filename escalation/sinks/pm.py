@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ..core.errors import TmuxError
 from ..core.notice import Channel, Notice
@@ -18,6 +21,8 @@ _log = logging.getLogger(__name__)
 _DISPLAY_CAP = 300
 _REPORT_CAP = 1500
 _ITEM_CAP = 300
+_BUFFER = "steward-report"  # the tmux paste buffer of a report, deleted by the paste
+_LOOK = 0.1  # seconds between two looks at the PM's prompt
 # What ends a prompt; the first one on the cursor line wins, so that typed text that
 # itself contains "> " or "$ " still counts as unsent.
 PROMPT_MARKERS = ("> ", "$ ", "# ", "% ", "❯ ", "➜ ", "» ")
@@ -136,18 +141,31 @@ class KeysSink:
     The report is typed only when the PM's prompt holds no unsent text and the pane is
     not in a mode (copy mode would take the keys); otherwise it waits for the next cycle.
     A queued notice has not reached the PM: `deliver` says False, and `on_typed` is told of
-    the notices once their report is typed (the daemon then records them as delivered, and
-    queues again after a restart those that never were).
+    the notices once their report is submitted (the daemon then records them as delivered,
+    and queues again after a restart those that never were).
+    It is pasted as one bracketed paste (`load-buffer` + `paste-buffer -p`), so that a
+    prompt takes it whole; Enter follows once the paste has settled on screen, and the
+    prompt must then be empty again (submitted).  Enter is pressed once more if not;
+    then the report counts as failed and `on_failure` is told (the daemon logs it).
     """
 
     channel = Channel.KEYS
 
     def __init__(
-        self, tmux: Tmux, target: str, *, on_typed: Callable[[Sequence[Notice]], None] | None = None
+        self,
+        tmux: Tmux,
+        target: str,
+        *,
+        on_typed: Callable[[Sequence[Notice]], None] | None = None,
+        on_failure: Callable[[str, Sequence[Notice]], None] | None = None,
+        deadline: float = 3.0,
     ) -> None:
         self.tmux = tmux
         self.target = target
         self.on_typed = on_typed
+        self.on_failure = on_failure
+        self.deadline = deadline
+        self.failed = 0
         self._queue: list[Notice] = []
 
     @property
@@ -164,17 +182,43 @@ class KeysSink:
         self._queue.append(notice)
         return False
 
-    def ready(self) -> bool:
-        """Whether the PM's pane can take a report now."""
+    def _unsent(self) -> str | None:
+        """The text typed and not sent at the PM's prompt; None while the pane is in a mode."""
         row = self.tmux.cmd(
             "display-message", "-p", "-t", self.target, "#{cursor_x},#{cursor_y},#{pane_in_mode}"
         )
         x, y, in_mode = (row[0] if row else "").split(",")
         if in_mode == "1":
-            return False
+            return None
         captured = self.tmux.cmd("capture-pane", "-p", "-e", "-t", self.target, "-S", y, "-E", y)
-        line = _visible(captured[0] if captured else "")
-        return unsent_input(line, int(x)) == ""
+        return unsent_input(_visible(captured[0] if captured else ""), int(x))
+
+    def ready(self) -> bool:
+        """Whether the PM's pane can take a report now."""
+        return self._unsent() == ""
+
+    def _paste(self, report: str) -> None:
+        """The report as one bracketed paste (plain text to a program that did not ask)."""
+        with tempfile.NamedTemporaryFile("w", prefix="steward-report-", delete=False) as f:
+            f.write(report)  # mode 0600, removed at once
+        try:
+            self.tmux.cmd("load-buffer", "-b", _BUFFER, f.name)
+            self.tmux.cmd("paste-buffer", "-p", "-d", "-b", _BUFFER, "-t", self.target)
+        finally:
+            Path(f.name).unlink()
+
+    def _until(self, done: Callable[[str | None, str | None], bool]) -> bool:
+        """Look at the prompt until done(previous, now) or the deadline."""
+        end = time.monotonic() + self.deadline
+        before = None
+        while True:
+            now = self._unsent()
+            if done(before, now):
+                return True
+            if time.monotonic() > end:
+                return False
+            before = now
+            time.sleep(_LOOK)
 
     def flush(self) -> None:
         """Type one report of every queued notice, when the PM's prompt can take it."""
@@ -188,11 +232,27 @@ class KeysSink:
             if not self.ready():
                 _log.info("PM prompt %s is busy; %d notices wait", self.target, len(self._queue))
                 return 0
-            self.tmux.send_keys(self.target, format_report(self._queue), enter=True)
+            self._paste(format_report(self._queue))
+            # Settled: the same unsent text at two looks in a row.
+            self._until(lambda before, now: bool(now) and before == now)
+            submitted = False
+            for _attempt in range(2):
+                self.tmux.cmd("send-keys", "-t", self.target, "Enter")
+                if self._until(lambda _before, now: now == ""):
+                    submitted = True
+                    break
         except (TmuxError, ValueError) as exc:
             _log.warning("cannot type the report into %s: %s", self.target, exc)
             return 0
         typed, self._queue = self._queue, []
+        if not submitted:
+            self.failed += len(typed)
+            why = (f"the report to the PM's prompt {self.target} was pasted but not submitted"
+                   f" (Enter pressed twice); {len(typed)} notice(s) not delivered there")
+            _log.warning("%s", why)
+            if self.on_failure is not None:
+                self.on_failure(why, typed)
+            return 0
         if self.on_typed is not None:
             self.on_typed(typed)
         return len(typed)
