@@ -382,9 +382,11 @@ def test_a_pane_waiting_for_an_answer_climbs_the_ladder_like_an_error() -> None:
     run.offer(state(1, "state.waiting_input", severity=WARNING))
     run.tick(2.0)
     first = run.tick(602.0)
-    assert {n.key for n in first} == {"desktop:renotify:1:1", "display:renotify:1:1"}
+    assert {n.key for n in first} == {
+        "log:renotify:1:1", "desktop:renotify:1:1", "display:renotify:1:1"}
     raised = run.tick(1802.0)
     assert {(n.key, n.severity) for n in raised} == {
+        ("log:escalate:1", CRITICAL),
         ("desktop:escalate:1", CRITICAL),
         ("display:escalate:1", CRITICAL),
     }
