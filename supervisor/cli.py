@@ -17,11 +17,13 @@ from escalation.core.events import Severity
 from escalation.core.paths import StewardHome, conf_dir
 from escalation.core.silence import Silence, parse_duration
 from escalation.core.store import Store
+from escalation.core.tmux import Tmux
 from escalation.rules import RuleSet, load_rules, test_rule
 from escalation.sinks.log import LogSink
 from escalation.tail import follow
 
 from . import lifecycle
+from .matchers import unmatched_warnings
 from .reconciler import Reconciler, config_file_arg
 
 __all__ = ["main"]
@@ -65,8 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     si = sub.add_parser("silence", help="silence rules or sessions for a while")
     ss = si.add_subparsers(dest="action", required=True, parser_class=_Parser)
     add = ss.add_parser("add")
-    add.add_argument("--rule", default="*")
-    add.add_argument("--session", default="*")
+    add.add_argument("--rule", help="rule id glob, e.g. py.traceback or 'qa.*'")
+    add.add_argument("--session", help="session glob, or session:window.pane")
+    add.add_argument("--all", action="store_true", help="silence every rule of every session")
     add.add_argument("--for", dest="duration", required=True, help="90s, 15m, 1h, 1d")
     add.add_argument("--comment", default="")
     ls = ss.add_parser("list")
@@ -129,6 +132,10 @@ def _ack(home: StewardHome, args: argparse.Namespace) -> int:
     if not (args.ids or args.session or args.all):
         raise UsageError("steward ack: give event ids, --session NAME or --all")
     with Store(home.db) as store:
+        missing = [i for i in args.ids if store.event(i) is None]
+        if missing:
+            raise UsageError(f"steward ack: no such event {', '.join(map(str, missing))}"
+                             " (see `steward events`)")
         done = store.ack(ids=args.ids, session=args.session, every=args.all)
     what = ", ".join(map(str, done[:20])) + (" …" if len(done) > 20 else "")
     print(f"acknowledged {len(done)} event(s){': ' + what if done else ''}")
@@ -137,19 +144,36 @@ def _ack(home: StewardHome, args: argparse.Namespace) -> int:
     return 0
 
 
-def _silence(home: StewardHome, args: argparse.Namespace) -> int:
+def _silence_globs(args: argparse.Namespace) -> tuple[str, str]:
+    """(rule, session) of `silence add`: a matcher is required; everything only with --all."""
+    if args.all and (args.rule or args.session):
+        raise UsageError("steward silence add: --all silences everything; drop --rule/--session")
+    if not (args.all or args.rule or args.session):
+        raise UsageError("steward silence add: give --rule GLOB, --session GLOB, or --all to"
+                         " silence everything")
+    return args.rule or "*", args.session or "*"
+
+
+def _silence(config: Config, home: StewardHome, args: argparse.Namespace) -> int:
     now = time.time()
     with Store(home.db) as store:
         if args.action == "add":
+            rule, session = _silence_globs(args)
             try:
                 seconds = parse_duration(args.duration)
             except ValueError as exc:
                 raise UsageError(f"steward silence add: --for: {exc}") from None
+            sessions, rules = store.known_names()
+            sessions |= set(_tmux_sessions(config))
+            rules |= {r.id for r in all_rules(config).rules}
+            for warning in unmatched_warnings(rule=rule, session=session, rules=rules,
+                                              sessions=sessions):
+                print(f"steward: {warning}", file=sys.stderr)
             silence = store.add_silence(
                 Silence(
                     id=None,
-                    rule=args.rule,
-                    session=args.session,
+                    rule=rule,
+                    session=session,
                     until=now + seconds,
                     comment=args.comment,
                     created=now,
@@ -192,6 +216,14 @@ def _silence(home: StewardHome, args: argparse.Namespace) -> int:
             print(f"silence {args.id} removed")
             _log_note(home, f"silence {args.id} removed")
     return 0
+
+
+def _tmux_sessions(config: Config) -> list[str]:
+    try:
+        return Tmux(socket_name=config.tmux.socket_name,
+                    socket_path=config.tmux.socket_path).sessions()
+    except StewardError:
+        return []
 
 
 def _test_rule(config: Config, args: argparse.Namespace) -> int:
@@ -245,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "ack":
         return _ack(home, args)
     if cmd == "silence":
-        return _silence(home, args)
+        return _silence(config, home, args)
     if cmd == "summary":
         argv = [sys.executable, "-m", "assistants"]
         argv += ["--config", config_file] if config_file else []

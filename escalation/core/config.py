@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -14,6 +15,7 @@ import cattrs
 
 from .errors import ConfigError
 from .events import Severity
+from .files import read_regular
 from .paths import conf_dir
 
 __all__ = [
@@ -37,14 +39,55 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attr.name}: must be greater than 0, not {value}")
+DAY = 86400.0
+WEEK = 7 * DAY
 
 
-def _not_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attr.name}: must be 0 or more, not {value}")
+def _within(
+    low: float, high: float, *, above: bool = False
+) -> Callable[[object, attrs.Attribute[Any], float], None]:
+    """A finite number from `low` (excluded when `above`) to `high`: NaN and infinities fail."""
+
+    def check(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+        if not math.isfinite(value):
+            raise ValueError(f"{attr.name}: must be a finite number, not {value}")
+        if value < low or (above and value == low):
+            least = f"greater than {low:g}" if above else f"at least {low:g}"
+            raise ValueError(f"{attr.name}: must be {least}, not {value:g}")
+        if value > high:
+            raise ValueError(f"{attr.name}: must be at most {high:g}, not {value:g}")
+
+    return check
+
+
+def _positive(
+    low: float = 0.0, high: float = WEEK
+) -> Callable[[object, attrs.Attribute[Any], float], None]:
+    return _within(low, high, above=low == 0.0)
+
+
+def _not_negative(high: float = WEEK) -> Callable[[object, attrs.Attribute[Any], float], None]:
+    return _within(0.0, high)
+
+
+# tmux turns ':' and '.' in a session name into '_' and reads them as target separators.
+_TMUX_NAME_BAD = re.compile(r"[:.\x00-\x1f\x7f]|^[-=]|^\s|\s$")
+
+
+def _tmux_name(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+    if not value:
+        raise ValueError(f"{attr.name}: must not be empty")
+    if _TMUX_NAME_BAD.search(value):
+        raise ValueError(
+            f"{attr.name}: {value!r} is not a usable tmux session name (no ':', '.', control"
+            " characters, leading '-' or '=', or surrounding spaces)"
+        )
+
+
+def _paths(_inst: object, attr: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    for i, item in enumerate(value):
+        if not item.strip():
+            raise ValueError(f"{attr.name}[{i}]: must be a file path, not an empty string")
 
 
 def _severity(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
@@ -76,15 +119,15 @@ class WatchConfig:
 
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
-    discovery_interval: float = attrs.field(default=2.0, validator=_positive)
+    discovery_interval: float = attrs.field(default=2.0, validator=_positive(0.0, 3600.0))
 
 
 @attrs.frozen(kw_only=True)
 class CaptureConfig:
     """How often panes are captured and how far back."""
 
-    interval: float = attrs.field(default=1.0, validator=_positive)
-    history_lines: int = attrs.field(default=2000, validator=_positive)
+    interval: float = attrs.field(default=1.0, validator=_within(0.05, 3600.0))
+    history_lines: int = attrs.field(default=2000, validator=_within(1, 1_000_000))
     control_mode: bool = True
 
 
@@ -92,25 +135,25 @@ class CaptureConfig:
 class StatesConfig:
     """Thresholds of pane states."""
 
-    idle_after: float = attrs.field(default=30.0, validator=_positive)
-    stalled_after: float = attrs.field(default=120.0, validator=_positive)
-    debounce: int = attrs.field(default=2, validator=_positive)
+    idle_after: float = attrs.field(default=30.0, validator=_positive())
+    stalled_after: float = attrs.field(default=120.0, validator=_positive())
+    debounce: int = attrs.field(default=2, validator=_within(1, 1000))
 
 
 @attrs.frozen(kw_only=True)
 class SummaryConfig:
     """Executive summaries: how often, and an optional command that writes them."""
 
-    interval: float = attrs.field(default=300.0, validator=_not_negative)
+    interval: float = attrs.field(default=300.0, validator=_not_negative())
     command: str = ""
-    timeout: float = attrs.field(default=60.0, validator=_positive)
+    timeout: float = attrs.field(default=60.0, validator=_positive(0.0, 3600.0))
 
 
 @attrs.frozen(kw_only=True)
 class PMConfig:
     """The PM's session and how reports reach it."""
 
-    session: str = attrs.field(default="pm", validator=attrs.validators.min_len(1))
+    session: str = attrs.field(default="pm", validator=_tmux_name)
     mode: str = attrs.field(default="log", validator=_one_of("log", "display", "send-keys"))
     target: str = ""
     display_min_severity: str = attrs.field(default="error", validator=_severity)
@@ -123,18 +166,18 @@ class NotifyConfig:
     desktop: bool = True
     app_name: str = "Steward"
     min_severity: str = attrs.field(default="error", validator=_severity)
-    rate_per_minute: int = attrs.field(default=6, validator=_positive)
+    rate_per_minute: int = attrs.field(default=6, validator=_within(1, 10_000))
 
 
 @attrs.frozen(kw_only=True)
 class PolicyConfig:
     """Dedup, grouping and the escalation ladder, in seconds."""
 
-    cooldown: float = attrs.field(default=300.0, validator=_not_negative)
-    group_wait: float = attrs.field(default=0.0, validator=_not_negative)
-    group_interval: float = attrs.field(default=60.0, validator=_not_negative)
-    renotify_after: float = attrs.field(default=600.0, validator=_positive)
-    escalate_after: float = attrs.field(default=1800.0, validator=_positive)
+    cooldown: float = attrs.field(default=300.0, validator=_not_negative())
+    group_wait: float = attrs.field(default=0.0, validator=_not_negative(DAY))
+    group_interval: float = attrs.field(default=60.0, validator=_not_negative(DAY))
+    renotify_after: float = attrs.field(default=600.0, validator=_positive(0.0, 4 * WEEK))
+    escalate_after: float = attrs.field(default=1800.0, validator=_positive(0.0, 4 * WEEK))
 
 
 @attrs.frozen(kw_only=True)
@@ -142,7 +185,7 @@ class RulesConfig:
     """Rule packs by name (from conf/rules/) and extra pack files by path."""
 
     packs: tuple[str, ...] = ("generic", "qa", "deploy", "agents")
-    files: tuple[str, ...] = ()
+    files: tuple[str, ...] = attrs.field(default=(), validator=_paths)
 
     def pack_paths(self) -> list[Path]:
         """Every pack file to load, shipped ones first."""
@@ -188,7 +231,7 @@ def _strict(kind: type[T], name: str) -> Callable[[Any, type[T]], T]:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)  # type: ignore[return-value]  # an int is a fine float
         if not ok:
-            raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}")
+            raise TypeError(f"expected {name}, got {type(value).__name__} {_short(value)}")
         return value  # type: ignore[no-any-return]  # checked by isinstance above
 
     return hook
@@ -206,11 +249,20 @@ def _converter() -> cattrs.Converter:
 
 def _strings(value: Any, _type: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise TypeError(f"expected a list of strings, got {type(value).__name__} {value!r}")
+        raise TypeError(f"expected a list of strings, got {type(value).__name__} {_short(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise TypeError(f"expected a list of strings, item {i} is {item!r}")
+            raise TypeError(f"expected a list of strings, item {i} is {_short(item)}")
     return tuple(value)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value's repr for an error line, cut short (a deeply nested array has a huge one)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a deeply nested {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _CONVERTER = _converter()
@@ -227,15 +279,22 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    file = str(path)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = read_regular(path)
     except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
+        raise ConfigError("file not found", file=file) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}, line {line})", file=file) from None
+    except RecursionError:
+        raise ConfigError("malformed TOML: arrays or tables nested too deep", file=file) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML: {exc}", file=str(path)) from None
+        raise ConfigError(f"malformed TOML: {exc}", file=file) from None
 
 
 def _first_error(exc: BaseException) -> tuple[str, str]:
@@ -250,7 +309,7 @@ def _first_error(exc: BaseException) -> tuple[str, str]:
         extra = reason[len("extra fields found (") : -1].split(", ")[0]
         key = f"{key}.{extra}" if key else extra
         reason = "unknown key"
-    elif re.match(r"^\w+: ", reason):
+    elif re.match(r"^\w+(?:\[\d+\])?: ", reason):
         field, _, reason = reason.partition(": ")
         key = f"{key}.{field}" if key else field
     return key, reason
@@ -298,7 +357,23 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     config = attrs.evolve(_CONVERTER.structure(data, Config), source=source)
     if config.pm.mode == "send-keys" and not config.pm.target:
         raise ConfigError("required when pm.mode is send-keys", file=source, key="pm.target")
+    _check_rule_files(config)
     return config
+
+
+def _check_rule_files(config: Config) -> None:
+    """Every `rules.files` entry is a readable regular file; the error names the entry."""
+    for i, name in enumerate(config.rules.files):
+        path = Path(name).expanduser()
+        try:
+            read_regular(path)
+        except FileNotFoundError:
+            reason = f"no such file {path}"
+        except OSError as exc:
+            reason = f"{path}: {exc.strerror or exc}"
+        else:
+            continue
+        raise ConfigError(reason, file=config.source, key=f"rules.files[{i}]")
 
 
 def _check(data: Mapping[str, Any], file: str) -> None:
