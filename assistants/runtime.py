@@ -15,6 +15,7 @@ from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
 from escalation.core.store import Heartbeat, PaneRecord, Store
 from escalation.core.tmux import Tmux
+from escalation.core.watchdog import beat_every
 
 from .scheduler import Ticker
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 # Persist pane memos at most this often (and at shutdown): a respawned assistant reads again at
 # most this much, and the policy knows the repeats by their fingerprints.
 SAVE_EVERY = 15.0
-HEARTBEAT_EVERY = 5.0
 # Consecutive failed ticks before a `system.capture_failed` event.
 FAILURES_BEFORE_EVENT = 3
 SKIP_REPORT_EVERY = 60.0
@@ -112,7 +112,9 @@ class Assistant:
             self.failures += 1
             self._failing += 1
             log.warning("%s: capture failed: %s", self.name, exc)
-            if self._failing >= FAILURES_BEFORE_EVENT and not self._failure_reported:
+            # While the tmux server is gone the reconciler says so, once for every session.
+            if (self._failing >= FAILURES_BEFORE_EVENT and not self._failure_reported
+                    and self.tmux.is_alive()):
                 self._failure_reported = True
                 events.append(
                     self._system(
@@ -153,7 +155,7 @@ class Assistant:
             self.store.add_events(events)
         if now - self._last_save >= SAVE_EVERY:
             self.save(now)
-        if now - self._last_beat >= HEARTBEAT_EVERY or self.ticks == 1:
+        if now - self._last_beat >= beat_every(self.config) or self.ticks == 1:
             self.beat(now)
 
     def _system(self, rule: str, severity: Severity, text: str, now: float) -> Event:

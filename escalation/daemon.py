@@ -13,8 +13,9 @@ from .core.events import Event, Kind, Severity, Status
 from .core.notice import Channel, Notice
 from .core.paths import StewardHome
 from .core.silence import Silence
-from .core.store import Store
+from .core.store import Heartbeat, Store
 from .core.tmux import Tmux
+from .core.watchdog import beat_every, hung_event, is_hung, process_runs
 from .policy import Policy
 from .sinks.base import Sink
 from .sinks.desktop import DesktopSink
@@ -58,6 +59,10 @@ class Daemon:
         self._silences: list[Silence] = []
         self._silences_at = 0.0
         self._running = True
+        self.started = time.time()
+        self.cycles = 0
+        self._last_beat = 0.0
+        self._killed: set[int] = set()
 
     # -- desktop availability -------------------------------------------------------------
 
@@ -153,7 +158,31 @@ class Daemon:
             self.deliver(notice)
         for sink in self.sinks.values():
             sink.flush()
+        self.cycles += 1
         return len(events)
+
+    # -- heartbeat and the reconciler's watchdog ------------------------------------------
+
+    def beat(self, now: float) -> None:
+        """The daemon's heartbeat (the reconciler watches it), then a look at the reconciler's."""
+        if now - self._last_beat < beat_every(self.config):
+            return
+        self._last_beat = now
+        self.store.beat(Heartbeat(assistant="escalation", pid=os.getpid(), started=self.started,
+                                  ts=now, ticks=self.cycles, captures=0, failures=0, skipped=0,
+                                  first_capture=None))
+        for hb in self.store.heartbeats():
+            if hb.assistant != "reconciler" or hb.pid in self._killed:
+                continue
+            if is_hung(hb, now, self.config) and process_runs(hb.pid, "supervisor", "reconcile"):
+                # Circus respawns what dies: SIGKILL is the restart (SIGTERM waits on a SIGCONT).
+                self.store.add_events([hung_event(hb, now, by="escalation")])
+                log.warning("the reconciler (pid %d) is hung; restarting it", hb.pid)
+                self._killed.add(hb.pid)
+                try:
+                    os.kill(hb.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
 
     def run(self) -> None:
         def stop(_sig: int, _frame: FrameType | None) -> None:
@@ -170,6 +199,7 @@ class Daemon:
         try:
             while self._running:
                 busy = self.cycle(time.time())
+                self.beat(time.time())
                 if not busy:
                     time.sleep(POLL)
         finally:

@@ -21,11 +21,11 @@ from escalation.core.tmux import Tmux
 from escalation.sinks.desktop import DesktopSink
 
 from .arbiter import Arbiter, WatcherSpec, circus_ini, circusd_pid, start_circusd
+from .pm_session import PM_MARK, ensure_pm_session
 from .reconciler import assistant_args
 
 __all__ = ["down", "status", "up"]
 
-PM_MARK = "@steward_pm"
 START_DEADLINE = 20.0
 STOP_DEADLINE = 15.0
 
@@ -46,33 +46,6 @@ def _running(home: StewardHome) -> bool:
         return arbiter.ping()
 
 
-def ensure_pm_session(config: Config, home: StewardHome) -> bool:
-    """The PM's session with a pane following the log; True when it had to be created."""
-    tmux = _tmux(config)
-    if tmux.has_session(config.pm.session):
-        return False
-    tail = [sys.executable, "-m", "supervisor", "tail", "--min-severity", "info"]
-    tmux.cmd(
-        "new-session",
-        "-d",
-        "-s",
-        config.pm.session,
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "-e",
-        f"STEWARD_HOME={home.root}",
-        *tail,
-    )
-    try:
-        tmux.cmd("set-option", "-t", f"={config.pm.session}:", PM_MARK, "1")
-    except BaseException:
-        tmux.kill_session(config.pm.session)
-        raise
-    return True
-
-
 def _watchers(config_file: str | None) -> list[WatcherSpec]:
     conf: tuple[str, ...] = ("--config", config_file) if config_file else ()
     return [
@@ -90,7 +63,7 @@ def up(config: Config, home: StewardHome, *, config_file: str | None) -> list[st
     home.ensure()
     said: list[str] = []
     if _running(home):
-        ensure_pm_session(config, home)
+        ensure_pm_session(config, home, config_file=config_file)
         return [f"Steward is already up. Read the PM pane: {attach_hint(config)}"]
     if config.notify.desktop:
         reason = DesktopSink(
@@ -103,7 +76,7 @@ def up(config: Config, home: StewardHome, *, config_file: str | None) -> list[st
     created = False
     proc: subprocess.Popen[bytes] | None = None
     try:
-        created = ensure_pm_session(config, home)
+        created = ensure_pm_session(config, home, config_file=config_file)
         ini = home.run_dir / "circus.ini"
         ini.write_text(circus_ini(home.run_dir, home.log_dir, _watchers(config_file)))
         ini.chmod(0o600)

@@ -120,6 +120,7 @@ class WatchConfig:
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
     discovery_interval: float = attrs.field(default=2.0, validator=_positive(0.0, 3600.0))
+    hung_after: float = attrs.field(default=30.0, validator=_within(2.0, 3600.0))
 
 
 @attrs.frozen(kw_only=True)
