@@ -89,6 +89,9 @@ class Assistant:
     def extra_jobs(self, ticker: Ticker) -> None:
         """Add jobs beside the capture tick (summaries)."""
 
+    def close(self) -> None:
+        """Let go of what a subclass holds beside the store (its threads), at shutdown."""
+
     # -- the loop -------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -221,6 +224,7 @@ class Assistant:
             now = time.time()
             self.save(now)
             self.beat(now)
+            self.close()
             self.store.close()
             self.tmux.close()
 

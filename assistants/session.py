@@ -17,6 +17,7 @@ from .pane.watch import PaneWatch
 from .runtime import Assistant, system_event
 from .scheduler import Ticker
 from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
+from .summary_worker import SummaryWorker
 
 __all__ = ["SessionAssistant", "record_summary", "session_summary", "session_view"]
 
@@ -35,6 +36,7 @@ class SessionAssistant(Assistant):
         self.watches: dict[str, PaneWatch] = {}
         self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
         self._summary_error_logged = False
+        self._summaries: SummaryWorker | None = None
 
     def session_for_system_events(self) -> str:
         return self.session
@@ -78,20 +80,37 @@ class SessionAssistant(Assistant):
 
     def extra_jobs(self, ticker: Ticker) -> None:
         if self.config.summary.interval > 0:
+            if self.config.summary.command:
+                # The user's command runs in a thread of its own: captures go on meanwhile.
+                self._summaries = SummaryWorker(
+                    self.home.db, command=self.config.summary.command,
+                    timeout=self.config.summary.timeout, done=self._summary_done, name=self.name)
             ticker.every("summary", self.config.summary.interval, self.write_summary,
                          phase=self.phase)
 
     def write_summary(self) -> None:
         now = time.time()
         self.save(now)
+        if self._summaries is not None:
+            if not self._summaries.submit(session_view(self.store, self.session, now)):
+                log.warning("%s: summary skipped: the last summary command still runs", self.name)
+            return
         summary, error = session_summary(self.store, self.config, self.session, now)
+        self._summary_done(self.store, summary, error)
+
+    def _summary_done(self, store: Store, summary: Summary, error: str | None) -> None:
+        """Store a finished summary (in the thread that wrote it, with that thread's store)."""
         if error and not self._summary_error_logged:
             self._summary_error_logged = True
-            self.store.add_events([system_event(
-                now=now, assistant=self.name, session=self.session,
+            store.add_events([system_event(
+                now=summary.ts, assistant=self.name, session=self.session,
                 rule="system.summary_command_failed", severity=Severity.WARNING,
                 text=f"summary command failed, using the built-in summary: {error}")])
-        record_summary(self.store, summary, assistant=self.name)
+        record_summary(store, summary, assistant=self.name)
+
+    def close(self) -> None:
+        if self._summaries is not None:
+            self._summaries.stop()
 
 
 def session_view(store: Store, session: str, now: float) -> SessionView:
