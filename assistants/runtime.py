@@ -115,9 +115,9 @@ class Assistant:
             self.failures += 1
             self._failing += 1
             log.warning("%s: capture failed: %s", self.name, exc)
-            # While the tmux server is gone the reconciler says so, once for every session.
+            # A tmux server that is gone is the reconciler's to say, once for every session.
             if (self._failing >= FAILURES_BEFORE_EVENT and not self._failure_reported
-                    and self.tmux.is_alive()):
+                    and "no server running" not in str(exc)):
                 self._failure_reported = True
                 events.append(
                     self._system(
