@@ -14,6 +14,7 @@ from pathlib import Path
 from escalation.core.config import Config, load_config
 from escalation.core.errors import StewardError, UsageError
 from escalation.core.events import Severity
+from escalation.core.files import read_regular
 from escalation.core.paths import StewardHome, conf_dir
 from escalation.core.silence import Silence, parse_duration
 from escalation.core.store import Store
@@ -49,19 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="what runs, and every pane's state")
     s.add_argument("--json", action="store_true")
     t = sub.add_parser("tail", help="follow the aggregated log, coloured by severity")
-    t.add_argument("-n", "--lines", type=int, default=20)
+    t.add_argument("-n", "--lines", type=_count, default=20)
     t.add_argument("--min-severity", default="info", type=_severity)
     t.add_argument("--no-color", action="store_true")
     e = sub.add_parser("events", help="events, oldest first")
     e.add_argument("--json", action="store_true")
-    e.add_argument("--since", type=int, default=0, help="only events after this id")
+    e.add_argument("--since", type=_count, default=0, help="only events after this id")
     e.add_argument("--session")
-    e.add_argument("-n", "--limit", type=int, default=None)
+    e.add_argument("-n", "--limit", type=_count, default=None)
     m = sub.add_parser("summary", help="executive summaries now")
     m.add_argument("session", nargs="?")
     m.add_argument("--json", action="store_true")
     a = sub.add_parser("ack", help="acknowledge events: stops their escalation")
-    a.add_argument("ids", nargs="*", type=int)
+    a.add_argument("ids", nargs="*", type=_count)
     a.add_argument("--session")
     a.add_argument("--all", action="store_true")
     si = sub.add_parser("silence", help="silence rules or sessions for a while")
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     ls = ss.add_parser("list")
     ls.add_argument("--json", action="store_true")
     rm = ss.add_parser("rm")
-    rm.add_argument("id", type=int)
+    rm.add_argument("id", type=_count)
     sub.add_parser("check", help="validate the config and rule packs; starts nothing")
     tr = sub.add_parser("test-rule", help="which rule fires on which line of FILE")
     tr.add_argument("file")
@@ -83,6 +84,20 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true")
     sub.add_parser("reconcile", help=argparse.SUPPRESS)
     return p
+
+
+MAX_COUNT = 2**63 - 1  # SQLite's largest integer
+
+
+def _count(text: str) -> int:
+    """A whole number from 0 to SQLite's largest integer (an id, a limit, a line count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{text} must be from 0 to {MAX_COUNT}")
+    return value
 
 
 def _severity(text: str) -> Severity:
@@ -229,9 +244,9 @@ def _tmux_sessions(config: Config) -> list[str]:
 def _test_rule(config: Config, args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        lines = read_regular(path).decode(errors="replace").splitlines()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     report = test_rule(all_rules(config, args.pack), lines)
     print(json.dumps(report.to_json()) if args.json else report.render())
     return 0

@@ -116,3 +116,30 @@ def test_ack_of_a_missing_event_says_so_and_exits_2(cli: Cli) -> None:
         assert store.acked_ids() == set()
     proc = cli("ack", str(event.id))
     assert proc.returncode == 0 and f"acknowledged 1 event(s): {event.id}" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("events", "-n", "-1"),
+        ("events", "-n", "99999999999999999999"),
+        ("events", "--since", "x"),
+        ("ack", "99999999999999999999999"),
+        ("silence", "rm", "99999999999999999999"),
+        ("tail", "-n", "-3"),
+    ],
+)
+def test_numbers_on_the_command_line_have_a_range(cli: Cli, args: tuple[str, ...]) -> None:
+    proc = cli(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_test_rule_refuses_what_is_not_a_file(cli: Cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "screen.txt"
+    os.mkfifo(fifo)
+    for target in (str(fifo), "/dev/zero"):
+        proc = cli("test-rule", target)
+        assert proc.returncode == 2
+        assert proc.stderr.strip() == f"steward: {target}: cannot read: not a regular file" \
+            " (a FIFO, device or socket is refused)"
