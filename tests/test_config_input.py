@@ -81,6 +81,8 @@ def _assert_refused(proc: subprocess.CompletedProcess[str], conf: Path, *expecte
         ('[pm]\nsession = ""\n', "pm.session", "empty"),
         ('[rules]\nfiles = [""]\n', "rules.files[0]", "empty"),
         ('[rules]\nfiles = ["/no/such/pack.toml"]\n', "rules.files[0]", "no such file"),
+        ('[rules]\npacks = [""]\n', "rules.packs[0]", "not a pack name"),
+        ('[rules]\npacks = ["generic", "nosuch"]\n', "rules.packs[1]", "no shipped pack"),
     ],
 )
 def test_bad_values_name_file_and_key(

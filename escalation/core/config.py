@@ -84,6 +84,18 @@ def _tmux_name(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
         )
 
 
+_PACK_NAME = re.compile(r"[a-z][a-z0-9_-]*\Z")
+
+
+def _pack_names(_inst: object, attr: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    for i, item in enumerate(value):
+        if not _PACK_NAME.match(item):
+            raise ValueError(f"{attr.name}[{i}]: {item!r} is not a pack name (a shipped pack,"
+                             " e.g. generic; a file of your own goes in rules.files)")
+        if not (conf_dir() / "rules" / f"{item}.toml").is_file():
+            raise ValueError(f"{attr.name}[{i}]: no shipped pack {item!r}")
+
+
 def _paths(_inst: object, attr: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for i, item in enumerate(value):
         if not item.strip():
@@ -185,7 +197,9 @@ class PolicyConfig:
 class RulesConfig:
     """Rule packs by name (from conf/rules/) and extra pack files by path."""
 
-    packs: tuple[str, ...] = ("generic", "qa", "deploy", "agents")
+    packs: tuple[str, ...] = attrs.field(
+        default=("generic", "qa", "deploy", "agents"), validator=_pack_names
+    )
     files: tuple[str, ...] = attrs.field(default=(), validator=_paths)
 
     def pack_paths(self) -> list[Path]:
