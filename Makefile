@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: up down status test check lint typecheck bench clean
+.PHONY: up down status test check lint typecheck bench eval clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 check: test
+
+# Replays tests/corpus through real tmux panes with Steward at its defaults (several minutes).
+eval: $(VENV)/.dev
+	$(PY) tests/eval/corpus_eval.py $(EVAL_ARGS)
 
 bench: $(VENV)/.dev
 	$(PY) tests/bench/steward_bench.py

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     for kind in ("qa", "deploy"):
         k = sub.add_parser(kind, help=f"the {kind} assistant")
         k.add_argument("--phase", type=float, default=0.0)
+    sub.add_parser("clock", help="wake every session assistant at its phase")
     m = sub.add_parser("summary", help="write and print executive summaries now")
     m.add_argument("session", nargs="?")
     m.add_argument("--json", action="store_true")
@@ -78,7 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         home = StewardHome.from_env().ensure()
         if args.command == "summary":
             return _summary(config, home, args.session, args.json)
-        if args.command == "session":
+        if args.command == "clock":
+            from .clock import Clock
+
+            Clock(config, home).run()
+        elif args.command == "session":
             from .session import SessionAssistant
 
             SessionAssistant(config, home, session=args.name, phase=args.phase,

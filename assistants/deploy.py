@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import PurePath
 
@@ -11,11 +12,20 @@ from escalation.core.events import Severity
 from escalation.core.sanitize import sanitize
 from escalation.rules import Hit, Matcher, RuleSet
 
-from .qa import FLUSH_AFTER, Finding
+from .qa import Finding
 
-__all__ = ["DeployAnalyzer", "is_deploy_tool"]
+__all__ = ["QUIET_AFTER", "DeployAnalyzer", "is_deploy_tool"]
 
 STALLED_RULE = "deploy.rollout_stalled"
+# ansible prints "...ignoring" under a task failure that ignore_errors lets pass.
+_IGNORING = re.compile(r"^\.\.\.ignoring\s*$")
+# ansible's PLAY RECAP line of one host.
+_RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=\d+\s+changed=\d+\s+unreachable=\d+\s+failed=\d+")
+# ansible's banner of the next task or handler: an "...ignoring" after it is about that one.
+_TASK = re.compile(r"^(?:TASK|RUNNING HANDLER|PLAY) \[")
+# Once the pane has been quiet this long, a held block (a terraform diagnostic whose closing
+# corner never came) and held ansible failures come out: deploy tools print in bursts.
+QUIET_AFTER = 1.0
 
 _DEPLOY_PROGRAMS = frozenset({
     "kubectl", "oc", "helm", "helmfile", "terraform", "tofu", "terragrunt", "pulumi",
@@ -52,6 +62,15 @@ class _Rollout:
     warned: bool = False
 
 
+@attrs.define
+class _Held:
+    """An ansible task failure waiting for "...ignoring" or its host's recap line."""
+
+    host: str
+    finding: Finding
+    closed: bool = False  # a later task began: "...ignoring" no longer speaks of it
+
+
 class DeployAnalyzer:
     """Follows the deployments of one pane: each deploy hit a finding, a stuck rollout a warning."""
 
@@ -61,6 +80,7 @@ class DeployAnalyzer:
         self._matcher: Matcher = self.ruleset.matcher()
         self._rollouts: dict[str, _Rollout] = {}
         self._last_feed = 0.0
+        self._held: list[_Held] = []  # "ignorable" findings waiting for what follows
 
     @property
     def waiting(self) -> dict[str, str]:
@@ -68,19 +88,61 @@ class DeployAnalyzer:
         return {name: r.progress for name, r in self._rollouts.items()}
 
     def feed(self, lines: Sequence[str], now: float) -> list[Finding]:
-        """Findings for these new lines, plus a stalled rollout's warning when it is due."""
+        """Findings for these new lines, plus a stalled rollout's warning when it is due.
+
+        An "ignorable" finding (an ansible task failure) is held: an "...ignoring" line before
+        the next task drops it, and so does the PLAY RECAP line of its host (the recap tells
+        whether a rescue block handled the failure, and deploy.ansible_failed reports the host
+        if not); otherwise it comes out once the pane has been quiet for QUIET_AFTER seconds.
+        """
         findings = self._flush_if_quiet(now)
         self._last_feed = now
-        for hit in self._matcher.feed(lines):
-            findings += self._take(hit, now)
+        hits = self._matcher.feed(lines)
+        later: dict[int, list[Hit]] = {}
+        for hit in hits:
+            if hit.index < 0:  # a block that began in an earlier feed
+                findings += self._take_held(hit, now)
+            else:
+                later.setdefault(hit.index, []).append(hit)
+        for n, line in enumerate(lines):
+            if self._held:
+                self._follow(line)
+            for hit in later.get(n, ()):
+                findings += self._take_held(hit, now)
         return findings + self._stalled(now)
+
+    def _take_held(self, hit: Hit, now: float) -> list[Finding]:
+        """The findings of a hit, except an ignorable one's, which wait in self._held."""
+        found = self._take(hit, now)
+        if "ignorable" not in hit.rule.tags:
+            return found
+        host = hit.groups.get("host", "")
+        self._held += [_Held(host=host, finding=f) for f in found]
+        return []
+
+    def _follow(self, line: str) -> None:
+        """What a line after held ansible failures says about them."""
+        text = line.strip()
+        if _IGNORING.match(text):
+            self._held = [e for e in self._held if e.closed]
+        elif _TASK.match(text):
+            for entry in self._held:
+                entry.closed = True
+        else:
+            recap = _RECAP.match(text)
+            if recap:
+                self._held = [e for e in self._held if e.host != recap.group("host")]
 
     def tick(self, now: float) -> list[Finding]:
         """Between feeds: a held block let out, and a rollout that has not moved for too long."""
-        return self._flush_if_quiet(now) + self._stalled(now)
+        findings = self._flush_if_quiet(now)
+        if self._held and now - self._last_feed >= QUIET_AFTER:
+            findings += [e.finding for e in self._held]
+            self._held = []
+        return findings + self._stalled(now)
 
     def _flush_if_quiet(self, now: float) -> list[Finding]:
-        if not self._matcher.pending or now - self._last_feed < FLUSH_AFTER:
+        if not self._matcher.pending or now - self._last_feed < QUIET_AFTER:
             return []
         findings: list[Finding] = []
         for hit in self._matcher.flush():

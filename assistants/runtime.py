@@ -13,11 +13,11 @@ from escalation.core.config import Config
 from escalation.core.errors import TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
-from escalation.core.store import Heartbeat, PaneRecord, Store
+from escalation.core.store import FeedBatch, Heartbeat, PaneRecord, Store
 from escalation.core.tmux import Tmux
 from escalation.core.watchdog import beat_every
 
-from .scheduler import Ticker
+from .timing import Jobs
 
 __all__ = ["Assistant", "system_event"]
 
@@ -71,7 +71,7 @@ class Assistant:
         self._last_save = 0.0
         self._last_beat = 0.0
         self._last_tick: float | None = None
-        self._ticker = Ticker(on_skipped=self._skipped, on_error=self._errored)
+        self._ticker: Jobs | None = None  # made by run(): APScheduler, or the clock's wake-ups
 
     # -- to implement ---------------------------------------------------------------------
 
@@ -83,10 +83,24 @@ class Assistant:
         """What to persist of each pane."""
         return ()
 
+    def take_feed(self) -> Sequence[FeedBatch]:
+        """New lines for the line feed, written with this tick's events (session assistants)."""
+        return ()
+
+    def take_cursor(self) -> tuple[str, int] | None:
+        """Where this assistant stands in the line feed, written with its events (followers)."""
+        return None
+
     def session_for_system_events(self) -> str:
         return "steward"
 
-    def extra_jobs(self, ticker: Ticker) -> None:
+    def make_jobs(self) -> Jobs:
+        """The job runner: APScheduler in this process (session assistants: the clock's)."""
+        from .scheduler import Ticker  # only processes that run it pay for its import
+
+        return Ticker(on_skipped=self._skipped, on_error=self._errored)
+
+    def extra_jobs(self, ticker: Jobs) -> None:
         """Add jobs beside the capture tick (summaries)."""
 
     def close(self) -> None:
@@ -100,7 +114,7 @@ class Assistant:
     def tick_at(self, now: float) -> None:
         """One scheduled run at `now`: capture, store events, persist, beat."""
         interval = self.config.capture.interval
-        if self._last_tick is not None:
+        if self._last_tick is not None and (self._ticker is None or self._ticker.counts_gaps):
             # Runs the scheduler merged because the one before overran: skipped captures.
             missed = int((now - self._last_tick + interval / 4) / interval) - 1
             if missed > 0:
@@ -154,8 +168,9 @@ class Assistant:
             )
             self._skips_unreported = 0
             self._last_skip_report = now
-        if events:
-            self.store.add_events(events)
+        feed, cursor = self.take_feed(), self.take_cursor()
+        if events or feed or cursor is not None:
+            self.store.add_events(events, feed=feed, cursor=cursor)
         if now - self._last_save >= SAVE_EVERY:
             self.save(now)
         if now - self._last_beat >= beat_every(self.config) or self.ticks == 1:
@@ -204,14 +219,16 @@ class Assistant:
     def run(self) -> None:
         """Tick until SIGTERM or SIGINT, then persist and stop."""
 
+        ticker = self._ticker = self.make_jobs()
+
         def stop(_sig: int, _frame: FrameType | None) -> None:
-            self._ticker.stop()
+            ticker.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.beat(time.time())  # at once: the reconciler counts restarts by new pids
-        self._ticker.every("capture", self.config.capture.interval, self.tick, phase=self.phase)
-        self.extra_jobs(self._ticker)
+        ticker.every("capture", self.config.capture.interval, self.tick, phase=self.phase)
+        self.extra_jobs(ticker)
         log.info(
             "%s: capturing every %gs at phase %.3f",
             self.name,
@@ -219,7 +236,7 @@ class Assistant:
             self.phase,
         )
         try:
-            self._ticker.run()
+            ticker.run()
         finally:
             now = time.time()
             self.save(now)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -13,28 +12,19 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-__all__ = ["Ticker", "first_run"]
+from .timing import first_run
+
+__all__ = ["Ticker"]
 
 log = logging.getLogger(__name__)
 # APScheduler logs two lines a run at INFO; only its warnings (missed runs) are worth keeping.
 logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-def first_run(now: float, interval: float, phase: float) -> float:
-    """The first time after `now` that sits `phase` (0..1) of the way into an interval.
-
-    Every assistant counts intervals from the epoch, so phases given out evenly by the
-    reconciler spread all captures evenly over the interval, across processes.
-    """
-    offset = (phase % 1.0) * interval
-    start = math.floor(now / interval) * interval + offset
-    while start <= now + 0.01:
-        start += interval
-    return start
-
-
 class Ticker:
     """Runs jobs on interval triggers; a run due while the last still goes is skipped."""
+
+    counts_gaps = True
 
     def __init__(
         self,
@@ -79,6 +69,11 @@ class Ticker:
     def run(self) -> None:
         """Block, running jobs, until `stop()`."""
         self._scheduler.start()
+
+    def remove(self, name: str) -> None:
+        """Drop the job `name`, if there is one."""
+        if self._scheduler.get_job(name) is not None:
+            self._scheduler.remove_job(name)
 
     def stop(self) -> None:
         if self._scheduler.running:

@@ -10,14 +10,16 @@ from escalation.core.config import Config
 from escalation.core.errors import TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
-from escalation.core.store import PaneRecord, Store
+from escalation.core.store import FeedBatch, PaneRecord, Store
+from escalation.core.tmux import PaneInfo
 from escalation.rules import RuleSet
 
 from .pane.watch import PaneWatch
 from .runtime import Assistant, system_event
-from .scheduler import Ticker
 from .summary import PaneView, SessionView, Summary, summarize, summarize_with_command
 from .summary_worker import SummaryWorker
+from .timing import Jobs
+from .wake import WakeTicker
 
 __all__ = ["SessionAssistant", "record_summary", "session_summary", "session_view"]
 
@@ -37,13 +39,24 @@ class SessionAssistant(Assistant):
         self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
         self._summary_error_logged = False
         self._summaries: SummaryWorker | None = None
+        self._feed: list[FeedBatch] = []
 
     def session_for_system_events(self) -> str:
         return self.session
 
+    def _listed(self) -> list[PaneInfo]:
+        """The session's panes: as the clock listed them for this wake-up, else from tmux."""
+        rows = self._ticker.rows if isinstance(self._ticker, WakeTicker) else None
+        if rows:
+            try:
+                return [PaneInfo.parse(row) for row in rows]
+            except TmuxError:
+                pass  # a row the clock read half: list the panes here
+        return self.tmux.panes(self.session)
+
     def step(self, now: float) -> list[Event]:
         try:
-            infos = self.tmux.panes(self.session)
+            infos = self._listed()
         except TmuxError:
             if self.tmux.is_alive() and not self.tmux.has_session(self.session):
                 return []  # the session is gone: the reconciler stops this assistant
@@ -65,10 +78,16 @@ class SessionAssistant(Assistant):
                 )
                 self.watches[info.pane_id] = watch
             events += watch.step(info, now)
+            if watch.fed is not None:
+                self._feed.append(watch.fed)
         for gone in set(self.watches) - seen:
             del self.watches[gone]
             self.store.forget_panes(self.name, self.watches)
         return events
+
+    def take_feed(self) -> list[FeedBatch]:
+        feed, self._feed = self._feed, []
+        return feed
 
     def records(self, now: float) -> Sequence[PaneRecord]:
         out = []
@@ -78,7 +97,12 @@ class SessionAssistant(Assistant):
                 out.append(watch.record(now))
         return out
 
-    def extra_jobs(self, ticker: Ticker) -> None:
+    def make_jobs(self) -> Jobs:
+        """Woken by the clock (which lists this session's panes), not a scheduler of its own."""
+        return WakeTicker(self.home.run_dir, session=self.session, phase=self.phase,
+                          interval=self.config.capture.interval, on_error=self._errored)
+
+    def extra_jobs(self, ticker: Jobs) -> None:
         if self.config.summary.interval > 0:
             if self.config.summary.command:
                 # The user's command runs in a thread of its own: captures go on meanwhile.

@@ -1,42 +1,42 @@
-"""The QA and deployment assistants: they follow test runs and rollouts in any watched pane."""
+"""The QA and deployment assistants: they follow the line feed of every watched pane, whatever
+command is in its foreground, and judge test runs and rollouts by what they print."""
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from escalation.core.config import Config
-from escalation.core.events import Event, Kind
+from escalation.core.events import Event, Kind, new_event
 from escalation.core.memo import PaneMemo
 from escalation.core.paths import StewardHome
-from escalation.core.store import PaneRecord
-from escalation.core.tmux import PaneInfo
+from escalation.core.store import FeedBatch, PaneRecord
 from escalation.rules import RuleSet
 
-from .deploy import DeployAnalyzer, is_deploy_tool
-from .pane.new_lines import Capture
-from .pane.reader import PaneReader
-from .pane.watch import masked, pane_event
-from .qa import Finding, QAAnalyzer, is_test_runner
+from .deploy import DeployAnalyzer
+from .qa import Finding, QAAnalyzer
 from .runtime import Assistant
 
-__all__ = ["SpecialistAssistant"]
+__all__ = ["FOLLOWERS", "SpecialistAssistant"]
 
-# A pane whose runner returned to the shell is still read this long, for the run's last lines.
-FOLLOW_GRACE = 15.0
+FOLLOWERS = ("qa", "deploy")
+# Batches read from the feed in one tick at most; the rest waits for the next tick.
+READ_LIMIT = 2000
+PRUNE_EVERY = 60.0
+# A pane with no new line for this long is forgotten (its analyzer kept in the store).
+IDLE_FORGET = 3600.0
 
 
-class _Followed:
-    def __init__(self, reader: PaneReader, analyzer: QAAnalyzer | DeployAnalyzer) -> None:
-        self.reader = reader
+class _Pane:
+    """One pane as a follower knows it: where it is, its analyzer, when it last printed."""
+
+    def __init__(self, batch: FeedBatch, analyzer: QAAnalyzer | DeployAnalyzer) -> None:
+        self.batch = batch
         self.analyzer = analyzer
-        self.last_seen_running = 0.0
-        self.info: PaneInfo | None = None
         self.dirty = True
 
 
 class SpecialistAssistant(Assistant):
-    """`qa` or `deploy`: reads the panes its targets name and panes running its tools."""
+    """`qa` or `deploy`: follows every watched pane's lines through the feed in the store."""
 
     def __init__(
         self, config: Config, home: StewardHome, *, kind: str, phase: float, ruleset: RuleSet
@@ -44,14 +44,11 @@ class SpecialistAssistant(Assistant):
         super().__init__(config, home, name=kind, phase=phase)
         self.kind = kind
         self.ruleset = ruleset
-        self.targets = config.qa.targets if kind == "qa" else config.deploy.targets
-        self.runs_tool: Callable[[str], bool] = is_test_runner if kind == "qa" else is_deploy_tool
-        self.followed: dict[str, _Followed] = {}
+        self.panes: dict[str, _Pane] = {}
         self._known = {r.pane: r for r in self.store.panes(assistant=self.name)}
-
-    def _targeted(self, info: PaneInfo) -> bool:
-        names = (f"{info.session}:{info.window_index}", f"{info.session}:{info.window_name}")
-        return any(fnmatch.fnmatchcase(n, g) for g in self.targets for n in names)
+        self._pos = self.store.cursor(self.name)
+        self._read_to = self._pos
+        self._last_prune = 0.0
 
     def _analyzer(self, record: PaneRecord | None) -> QAAnalyzer | DeployAnalyzer:
         memo = record.memo.analyzer if record is not None else None
@@ -62,70 +59,64 @@ class SpecialistAssistant(Assistant):
         return DeployAnalyzer(self.ruleset, stalled_after=self.config.states.stalled_after)
 
     def step(self, now: float) -> list[Event]:
+        batches = self.store.feed_after(self._pos, limit=READ_LIMIT)
         events: list[Event] = []
-        alive = set()
-        for info in self.tmux.panes():
-            if info.session == self.config.pm.session:
-                continue
-            alive.add(info.pane_id)
-            running = self.runs_tool(info.current_command)
-            followed = self.followed.get(info.pane_id)
-            wanted = self._targeted(info) or running
-            if followed is None:
-                if not wanted:
-                    continue
-                record = self._known.pop(info.pane_id, None)
-                last = record.memo.capture if record is not None else None
-                reader = PaneReader(
-                    self.tmux, info.pane_id, history_lines=self.config.capture.history_lines,
-                    last=Capture.from_json(last) if last is not None else None,
-                    resume_mask=masked,
-                )
-                followed = self.followed[info.pane_id] = _Followed(reader, self._analyzer(record))
-            if running:
-                followed.last_seen_running = now
-            elif not wanted and now - followed.last_seen_running > FOLLOW_GRACE:
-                del self.followed[info.pane_id]
-                continue
-            followed.info = info
-            events += self._read(followed, info, now)
-        for gone in set(self.followed) - alive:
-            del self.followed[gone]
+        for batch in batches:
+            pane = self.panes.get(batch.pane)
+            if pane is None:
+                analyzer = self._analyzer(self._known.pop(batch.pane, None))
+                pane = self.panes[batch.pane] = _Pane(batch, analyzer)
+                self._last_save = 0.0  # record a newly followed pane at the end of this tick
+            pane.batch = batch
+            pane.dirty = True
+            events += self._events(pane, self._feed(pane.analyzer, batch, now), now)
+        if batches:
+            self._read_to = batches[-1].id
+        for pane_id, pane in list(self.panes.items()):
+            events += self._events(pane, pane.analyzer.tick(now), now)
+            if now - pane.batch.ts > IDLE_FORGET:
+                del self.panes[pane_id]
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            self.store.prune_feed(FOLLOWERS, now=now)
         return events
 
-    def _read(self, followed: _Followed, info: PaneInfo, now: float) -> list[Event]:
-        delta = followed.reader.read(info)
-        findings: list[Finding] = []
-        analyzer = followed.analyzer
-        if delta is not None and delta.lines:
-            followed.dirty = True
-            if isinstance(analyzer, QAAnalyzer):
-                findings += analyzer.feed(delta.lines, now, command=info.current_command)
-            else:
-                findings += analyzer.feed(delta.lines, now)
-        findings += analyzer.tick(now)
+    def take_cursor(self) -> tuple[str, int] | None:
+        if self._read_to == self._pos:
+            return None
+        self._pos = self._read_to
+        return (self.name, self._pos)
+
+    @staticmethod
+    def _feed(
+        analyzer: QAAnalyzer | DeployAnalyzer, batch: FeedBatch, now: float
+    ) -> list[Finding]:
+        if isinstance(analyzer, QAAnalyzer):
+            return analyzer.feed(batch.lines, now, command=batch.command)
+        return analyzer.feed(batch.lines, now)
+
+    def _events(self, pane: _Pane, findings: Sequence[Finding], now: float) -> list[Event]:
+        b = pane.batch
         return [
-            pane_event(info, now=now, assistant=self.name, rule=f.rule, severity=f.severity,
-                       kind=Kind.PATTERN, text=f.text, detail=f.detail, line=f.line)
+            new_event(ts=now, session=b.session, window=b.window, pane=b.pane, target=b.target,
+                      assistant=self.name, rule=f.rule, severity=f.severity, kind=Kind.PATTERN,
+                      text=f.text, detail=f.detail, line=f.line)
             for f in findings
         ]
 
     def records(self, now: float) -> Sequence[PaneRecord]:
         out = []
-        for pane, followed in self.followed.items():
-            if not followed.dirty or followed.info is None:
+        for pane_id, pane in self.panes.items():
+            if not pane.dirty:
                 continue
-            followed.dirty = False
-            last = followed.reader.last
-            analyzer = followed.analyzer
-            memo = PaneMemo(
-                capture=masked(last).to_json() if last is not None else None,
-                analyzer=analyzer.to_json() if isinstance(analyzer, QAAnalyzer) else None,
-            )
-            info = followed.info
+            pane.dirty = False
+            analyzer = pane.analyzer
+            b = pane.batch
             out.append(PaneRecord(
-                assistant=self.name, pane=pane, session=info.session, target=info.target,
-                command=info.current_command, state="followed", since=followed.last_seen_running,
-                updated=now, memo=memo,
+                assistant=self.name, pane=pane_id, session=b.session, target=b.target,
+                command=b.command, state="followed", since=b.ts, updated=now,
+                memo=PaneMemo(
+                    analyzer=analyzer.to_json() if isinstance(analyzer, QAAnalyzer) else None
+                ),
             ))
         return out

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
+from pathlib import Path
 from types import FrameType
 
+from .alerts import AlertFeed
 from .core.config import Config
 from .core.events import Event, Kind, Severity, Status
 from .core.notice import Channel, Notice
@@ -16,7 +19,9 @@ from .core.silence import Silence
 from .core.store import Heartbeat, Store
 from .core.tmux import Tmux
 from .core.watchdog import beat_every, hung_event, is_hung, process_runs
+from .metrics import MetricsFile
 from .policy import Policy
+from .sinks.alertmanager import AlertmanagerSink
 from .sinks.base import Sink
 from .sinks.desktop import DesktopSink
 from .sinks.log import NOTE_RULE, LogSink
@@ -63,6 +68,20 @@ class Daemon:
         self.cycles = 0
         self._last_beat = 0.0
         self._killed: set[int] = set()
+        self.alerts: AlertFeed | None = None
+        if config.alertmanager.url:
+            self.alerts = AlertFeed(
+                config=config.alertmanager,
+                store=self.store,
+                sink=AlertmanagerSink(url=config.alertmanager.url,
+                                      timeout=config.alertmanager.timeout),
+                host=socket.gethostname(),
+                tmux_args=self.tmux.server_args(),
+                note=lambda text, severity: self._note(text, severity, time.time()),
+            )
+        self.metrics: MetricsFile | None = None
+        if config.metrics.textfile:
+            self.metrics = MetricsFile(Path(config.metrics.textfile).expanduser(), self.store)
 
     # -- desktop availability -------------------------------------------------------------
 
@@ -153,11 +172,19 @@ class Daemon:
             for notice in decision.notices:
                 self.deliver(notice)
             self.store.decide(event.id, decision.status, resolved=decision.resolved)
+            if self.alerts is not None:
+                self.alerts.offer(event, decision.status, now)
         acked = self.store.acked_ids(since=now - 2 * self.config.policy.escalate_after)
         for notice in self.policy.tick(now, acked=acked, silences=silences):
             self.deliver(notice)
+            if self.alerts is not None:
+                self.alerts.escalated(notice, now)
         for sink in self.sinks.values():
             sink.flush()
+        if self.alerts is not None:
+            self.alerts.step(now, silences)
+        if self.metrics is not None:
+            self.metrics.maybe_write(now)
         self.cycles += 1
         return len(events)
 
@@ -205,4 +232,6 @@ class Daemon:
         finally:
             for sink in self.sinks.values():
                 sink.close()
+            if self.alerts is not None:
+                self.alerts.close()
             self.store.close()

@@ -11,15 +11,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
+
 from escalation.core.config import Config, load_config
-from escalation.core.errors import StewardError, UsageError
+from escalation.core.errors import StewardError, TmuxError, UsageError
 from escalation.core.events import Severity
 from escalation.core.files import read_regular
 from escalation.core.paths import StewardHome, conf_dir
 from escalation.core.silence import Silence, parse_duration
 from escalation.core.store import Store
 from escalation.core.tmux import Tmux
-from escalation.rules import RuleSet, load_rules, test_rule
+from escalation.rules import RuleSet, explain, load_rules, test_rule
 from escalation.sinks.log import LogSink
 from escalation.tail import follow
 
@@ -82,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("file")
     tr.add_argument("--pack", help="one pack by name or path (default: every configured pack)")
     tr.add_argument("--json", action="store_true")
+    ex = sub.add_parser(
+        "explain", help="which rule decides a pane's state, on which rows, and why",
+        epilog="examples: steward explain api:0.1   steward explain --file screen.txt",
+    )
+    ex.add_argument("target", nargs="?", help="a pane (session:window.pane) to capture")
+    ex.add_argument("--file", help="a saved screen or transcript instead of a live pane")
+    ex.add_argument("--json", action="store_true")
     sub.add_parser("reconcile", help=argparse.SUPPRESS)
     return p
 
@@ -252,6 +261,31 @@ def _test_rule(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(config: Config, args: argparse.Namespace) -> int:
+    if (args.file is None) == (args.target is None):
+        raise UsageError("steward explain: give a pane TARGET or --file FILE (one of them)")
+    if args.file is not None:
+        try:
+            lines = Path(args.file).read_text(errors="replace").splitlines()
+        except OSError as exc:
+            raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
+    else:
+        tmux = Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
+        try:
+            lines = tmux.cmd("capture-pane", "-p", "-J", "-t", args.target)
+        except TmuxError as exc:
+            raise UsageError(f"steward explain: cannot read pane {args.target}: {exc}") from None
+    # The screen as a session assistant reads it; the lines against every pack.
+    session = all_rules(config).without("qa", "deploy")
+    report = explain(session, lines)
+    every = test_rule(all_rules(config), lines)
+    if args.json:
+        print(json.dumps({**report.to_json(), "lines": every.to_json()}))
+    else:
+        print(attrs.evolve(report, lines=every).render())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     home = StewardHome.from_env()
@@ -264,6 +298,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "test-rule":
         return _test_rule(config, args)
+    if cmd == "explain":
+        return _explain(config, args)
     if cmd == "up":
         all_rules(config)  # a bad pack stops `up` before anything starts
         for line in lifecycle.up(config, home, config_file=config_file):

@@ -53,6 +53,7 @@ def _watchers(config_file: str | None) -> list[WatcherSpec]:
             name="reconciler", args=(sys.executable, "-m", "supervisor", *conf, "reconcile")
         ),
         WatcherSpec(name="escalation", args=(sys.executable, "-m", "escalation", *conf)),
+        WatcherSpec(name="clock", args=assistant_args(config_file, "clock")),
         WatcherSpec(name="qa", args=assistant_args(config_file, "qa", "--phase", "0.25")),
         WatcherSpec(name="deploy", args=assistant_args(config_file, "deploy", "--phase", "0.75")),
     ]

@@ -30,7 +30,7 @@ __all__ = ["Reconciler", "assistant_args", "next_phase", "watched_sessions"]
 log = logging.getLogger(__name__)
 
 PREFIX = "session:"
-FIXED = ("qa", "deploy", "escalation")
+FIXED = ("qa", "deploy", "escalation", "clock")
 
 
 def watched_sessions(config: Config, sessions: Iterable[str]) -> list[str]:

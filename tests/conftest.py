@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import _alertmanager
 import _dbus
 import _stack
 import pytest
@@ -38,3 +39,19 @@ def stack(
         yield st
     finally:
         st.down()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[_alertmanager.Alertmanager]:
+    """A real Alertmanager on 127.0.0.1 (free port, storage in tmp, no cluster port)."""
+    exe = _alertmanager.binary()
+    if exe is None:
+        pytest.skip(
+            "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
+        )
+    am = _alertmanager.Alertmanager(tmp_path, exe)
+    am.start()
+    try:
+        yield am
+    finally:
+        am.stop()

@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+import libtmux
 import pytest
+from libtmux.test.retry import retry_until
 
 import supervisor
 from escalation.core.events import Event, Kind, Severity
@@ -182,3 +184,34 @@ def test_test_rule_counts_lines(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "generic.python_traceback" in proc.stdout
     assert steward("test-rule", str(tmp_path / "nope"), env_home=tmp_path).returncode == 2
+
+
+def test_explain_names_the_rule_that_decides_a_saved_screen(tmp_path: Path) -> None:
+    screen = Path(__file__).parent / "corpus" / "agents" / "claude_bash_proceed_dont_ask_again.txt"
+    proc = steward("explain", "--file", str(screen), "--json", env_home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["state"].startswith("waiting for input: agents.permission")
+    decided = [v for v in data["screen"] if v["decided"]]
+    assert [v["rule"] for v in decided] == ["agents.permission"]
+    assert decided[0]["text"] == "Do you want to proceed?"
+    # The others say why they did not decide.
+    assert all(v["note"] for v in data["screen"] if not v["decided"])
+    text = steward("explain", "--file", str(screen), env_home=tmp_path).stdout
+    assert "=> agents.permission" in text
+    assert steward("explain", env_home=tmp_path).returncode == 2
+    assert steward("explain", "--file", str(tmp_path / "nope"), env_home=tmp_path).returncode == 2
+
+
+def test_explain_reads_a_live_pane(tmp_path: Path, server: libtmux.Server) -> None:
+    config = tmp_path / "steward.toml"
+    config.write_text(f'[tmux]\nsocket_name = "{server.socket_name}"\n')
+    session = server.new_session("agent", window_command="bash --norc --noprofile")
+    pane = session.active_window.active_pane
+    assert pane is not None
+    pane.send_keys("printf 'Allow command?\\n'", enter=True)
+    retry_until(lambda: "Allow command?" in "\n".join(pane.capture_pane()), 5)
+    proc = steward("explain", "agent:0.0", config=config, env_home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Screen rules, in the order they are read:" in proc.stdout
+    assert steward("explain", "nosuch:9.9", config=config, env_home=tmp_path).returncode == 2

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistants.deploy import STALLED_RULE, DeployAnalyzer, is_deploy_tool
+from assistants.deploy import QUIET_AFTER, STALLED_RULE, DeployAnalyzer, is_deploy_tool
 from assistants.qa import FLUSH_AFTER, Finding
 from escalation.core.events import Severity
 from escalation.rules import load_rules
@@ -111,8 +111,8 @@ def test_an_unboxed_terraform_error_comes_out_when_the_pane_goes_quiet() -> None
     lines = texts(sample("terraform.txt"))
     plain = lines[lines.index("Error: Unsupported argument"):]
     assert deploy.feed(plain, 5.0) == []  # the block may still grow
-    assert deploy.tick(5.0 + FLUSH_AFTER / 2) == []
-    findings = deploy.tick(5.0 + FLUSH_AFTER)
+    assert deploy.tick(5.0 + QUIET_AFTER / 2) == []
+    findings = deploy.tick(5.0 + QUIET_AFTER)
     assert [(f.rule, f.text) for f in findings] == [
         ("deploy.terraform_error", "terraform: Unsupported argument")]
     assert 'An argument named "custom_schema"' in findings[0].detail
@@ -147,3 +147,82 @@ def test_any_output_at_any_pace_gives_sane_findings(text: list[str], gaps: list[
     assert stalls <= sum(t.startswith("Waiting for ") for t in text)  # one per stuck progress line
     for f in findings:
         assert "\n" not in f.text and "\x1b" not in f.text and "\x1b" not in f.detail
+
+
+# ansible's default callback (ansible/ansible:test/integration/targets/callback_default/
+# callback_default.out.default.stdout): a failure that ignore_errors lets pass, then one that a
+# rescue block handles; the recap counts no failure.
+_IGNORED = [
+    "TASK [Failed task] *************************************************************",
+    'fatal: [testhost]: FAILED! => {"changed": false, "msg": "no reason"}',
+    "...ignoring",
+    "",
+    "TASK [Skipped task] ************************************************************",
+    "skipping: [testhost]",
+]
+_RESCUED = [
+    "TASK [EXPECTED FAILURE Failed task to be rescued] ******************************",
+    'fatal: [testhost]: FAILED! => {"changed": false, "msg": "Failed as requested from task"}',
+    "",
+    "TASK [Rescue task] *************************************************************",
+    "changed: [testhost]",
+]
+_RECAP = [
+    "PLAY RECAP *********************************************************************",
+    "testhost                   : ok=11   changed=8    unreachable=0    failed=0    "
+    "skipped=1    rescued=1    ignored=1   ",
+]
+
+
+def test_an_ignored_ansible_failure_is_no_finding() -> None:
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    assert deploy.feed(_IGNORED, 1.0) == [] and deploy.tick(100.0) == []
+
+
+def test_the_ignoring_line_may_come_in_the_next_feed() -> None:
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    assert deploy.feed(_IGNORED[:2], 1.0) == []
+    assert deploy.feed(_IGNORED[2:], 1.2) == [] and deploy.tick(100.0) == []
+
+
+def test_a_rescued_failure_is_dropped_by_the_recap_of_its_host() -> None:
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    assert deploy.feed(_RESCUED + _RECAP, 1.0) == [] and deploy.tick(100.0) == []
+
+
+def test_an_ansible_failure_comes_out_when_the_pane_goes_quiet() -> None:
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    assert deploy.feed(_RESCUED[:2], 1.0) == []  # "...ignoring" may follow
+    assert deploy.tick(1.5) == []
+    findings = deploy.tick(2.0)
+    assert [(f.rule, f.severity) for f in findings] == [("deploy.ansible_fatal", Severity.ERROR)]
+    assert deploy.tick(100.0) == []
+
+
+def test_a_failing_recap_reports_the_host_once() -> None:
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    recap = [_RECAP[0], "testhost                   : ok=0    changed=0    unreachable=0    "
+             "failed=1    skipped=0    rescued=0    ignored=0   "]
+    findings = deploy.feed(_RESCUED[:2] + recap, 1.0) + deploy.tick(100.0)
+    assert [f.rule for f in findings] == ["deploy.ansible_failed"]
+
+
+def test_failed_loop_items_are_ignored_with_their_task() -> None:
+    # ansible/ansible:test/integration/targets/callback_default (a loop with ignore_errors)
+    lines = [
+        "TASK [Failed loop] *************************************************************",
+        "failed: [testhost] (item=debug-2) => {",
+        '    "msg": "debug-2"',
+        "}",
+        'fatal: [testhost]: FAILED! => {"msg": "One or more items failed"}',
+        "...ignoring",
+    ]
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    assert deploy.feed(lines, 1.0) == [] and deploy.tick(100.0) == []
+
+
+def test_ignoring_speaks_only_of_its_own_task() -> None:
+    failed = _RESCUED[:2]  # a failure, then the next task's banner closes it
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    assert deploy.feed(failed + _IGNORED, 1.0) == []
+    assert [f.rule for f in deploy.tick(100.0)] == ["deploy.ansible_fatal"]

@@ -199,6 +199,17 @@ def test_silent_command_stalls_after_stalled_after() -> None:
     assert t.text == "stalled: make has printed nothing for 2m 05s"
 
 
+def test_a_server_that_said_it_listens_rests_instead_of_stalling() -> None:
+    tracker = settled(PaneState.ACTIVE)
+    run(tracker, [obs(0, command="uvicorn", new_output=True, serving=True)])
+    ts = run(tracker, [obs(t, command="uvicorn") for t in range(5, 400, 5)])
+    assert [t.new for t in ts] == [PaneState.IDLE]
+    # A new command in the pane has to say so again.
+    run(tracker, [obs(400, command="make", new_output=True)])
+    later = run(tracker, [obs(t, command="make") for t in range(405, 600, 5)])
+    assert [t.new for t in later] == [PaneState.STALLED]
+
+
 def test_busy_command_never_stalls() -> None:
     tracker = settled(PaneState.ACTIVE)
     ts = run(tracker, [obs(t, command="claude", busy=True) for t in range(0, 1000, 5)])

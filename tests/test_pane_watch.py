@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import libtmux
 import pytest
 from libtmux.test.retry import retry_until
 
-from assistants.pane.watch import PaneWatch
+from assistants.pane.foreground import foreground_command
+from assistants.pane.watch import PaneWatch, coalesce
 from escalation.core.config import StatesConfig
 from escalation.core.events import Event, Kind
 from escalation.core.paths import conf_dir
@@ -148,3 +151,37 @@ def test_what_is_stored_of_a_pane_holds_no_secret_and_resumes_without_repeats(
     driver.type("echo 'Error: second failure'")
     retry_until(lambda: any(e.rule == "generic.error_line" for e in
                             resumed.step(driver.info(), driver.now + 2)), 8)
+
+
+def test_a_script_run_by_the_shell_is_a_running_command_not_a_prompt(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    script = tmp_path / "build.sh"
+    script.write_text("echo building; sleep 30\n")
+    session = server.new_session("build", window_command="bash --norc --noprofile")
+    pane = session.active_window.active_pane
+    assert pane is not None
+    pane.send_keys(f"bash {script}", enter=True)
+    retry_until(lambda: "building" in "\n".join(pane.capture_pane()), 5)
+    pane_pid = int(pane.pane_pid or 0)
+    command = str(pane.pane_current_command)
+    assert command == "bash"  # what tmux says
+    assert foreground_command(command, pane_pid) == f"bash {script}"
+    pane.send_keys("C-c", enter=False)
+    retry_until(lambda: foreground_command("bash", pane_pid) == "bash", 5)
+
+
+def test_one_event_per_line_rule_per_read_with_the_rest_as_detail() -> None:
+    # npm 6 failing a script (tests/corpus/build): every line is an error line of one failure.
+    lines = [
+        "npm ERR! code ELIFECYCLE",
+        "npm ERR! errno 1",
+        "npm ERR! app@1.0.0 build: `webpack`",
+        "npm ERR! Exit status 1",
+    ]
+    hits = RULES.matcher().feed(lines)
+    grouped = coalesce(hits)
+    assert len(hits) == 4 and len(grouped) == 1
+    first, more = grouped[0]
+    assert first.line == "npm ERR! code ELIFECYCLE"
+    assert [h.line for h in more] == lines[1:]

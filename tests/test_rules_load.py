@@ -94,7 +94,13 @@ def test_patterns_matching_the_empty_string_are_refused(tmp_path: Path) -> None:
             '[[rule]]\nname = "x"\nseverity = "info"\nscope = "block"\npatterns = ["x"]\n'
             "max_lines = 0\n",
             "rule[0].max_lines",
-            "1 or more",
+            "from 1 to 100000, not 0",
+        ),
+        (
+            '[[rule]]\nname = "x"\nseverity = "info"\nscope = "prompt"\npatterns = ["x"]\n'
+            "rows = 5000\n",
+            "rule[0].rows",
+            "from 0 to 200, not 5000",
         ),
         (
             '[[rule]]\nname = "x"\nseverity = "info"\npatterns = ["(?P<a>x)"]\nmessage = "{b}"\n',

@@ -12,7 +12,7 @@ from escalation.core.events import Event, Kind, Severity, Status
 from escalation.core.memo import PaneMemo
 from escalation.core.notice import Channel, Notice
 from escalation.core.silence import Silence
-from escalation.core.store import Heartbeat, PaneRecord, Store
+from escalation.core.store import FeedBatch, Heartbeat, PaneRecord, Store
 
 
 def _event(i: int, session: str = "api") -> Event:
@@ -103,3 +103,27 @@ def test_an_ack_before_the_decision_stands(tmp_path: Path) -> None:
         assert store.event(1).status is Status.ACKED  # type: ignore[union-attr]  # checked above
         assert store.unprocessed() == []
         assert event.id == 1
+
+
+def test_line_feed_is_followed_by_cursor_and_pruned_when_read_by_all(tmp_path: Path) -> None:
+    def batch(n: int) -> FeedBatch:
+        return FeedBatch(ts=time.time(), session="api", window="0", pane="%1",
+                         target="api:0.0", command="bash", lines=(f"line {n}",))
+
+    with Store(tmp_path / "s.db") as store:
+        store.add_events([], feed=[batch(1), batch(2)])
+        store.add_events([], feed=[batch(3)])
+        got = store.feed_after(0)
+        assert [b.lines for b in got] == [("line 1",), ("line 2",), ("line 3",)]
+        assert store.cursor("qa") == 0
+        # A follower's events and its cursor are one transaction.
+        store.add_events([], cursor=("qa", got[1].id))
+        assert [b.lines for b in store.feed_after(store.cursor("qa"))] == [("line 3",)]
+        # Nothing is pruned until every follower has read it.
+        assert store.prune_feed(("qa", "deploy")) == 0
+        store.add_events([], cursor=("deploy", got[0].id))
+        assert store.prune_feed(("qa", "deploy")) == 1
+        assert [b.lines for b in store.feed_after(0)] == [("line 2",), ("line 3",)]
+        # A cursor never moves back.
+        store.add_events([], cursor=("qa", 1))
+        assert store.cursor("qa") == got[1].id

@@ -23,7 +23,8 @@ Rules, checked in this order on every sample:
       agent at rest (a known agent command, or any command that showed a busy
       marker, now without one);
     - stalled: quiet for `stalled_after` seconds with another command in the
-      foreground and no busy marker;
+      foreground, no busy marker, and no line saying it serves (a server that printed
+      its listening line and then only serves is idle, not stalled);
     - otherwise (quiet, but not long enough) the sample proposes nothing and the
       state is held.
 - The very first sample establishes a state at once (a transition with old=None):
@@ -100,6 +101,7 @@ class Observation:
     dead_status: int | None
     crash_seen: bool = False
     dead_signal: int | None = None  # the signal that killed a dead pane, when tmux knows it
+    serving: bool = False  # a line said the command serves (a server's "listening" line)
 
 
 @attrs.frozen(kw_only=True)
@@ -171,6 +173,7 @@ class _Memory:
     command_samples: int = 0
     command_ran: bool = False
     busy_seen: bool = False
+    serving_seen: bool = False
     samples_since_crash: int | None = None
 
 
@@ -242,10 +245,12 @@ class StateTracker:
             m.command_samples = 0
             m.command_ran = False
             m.busy_seen = False
+            m.serving_seen = False
         else:
             returned = False
         m.command_samples += 1
         m.busy_seen = m.busy_seen or obs.busy
+        m.serving_seen = m.serving_seen or obs.serving
         if not shell and (
             m.command_samples >= self._config.debounce or obs.crash_seen or self._crash_recent()
         ):
@@ -279,7 +284,10 @@ class StateTracker:
         if obs.busy or obs.new_output or obs.screen_changed:
             return PaneState.ACTIVE
         quiet = now - (m.last_activity if m.last_activity is not None else now)
-        resting = is_shell(obs.command) or _is_agent(obs.command) or m.busy_seen
+        # A server that said it listens and then only serves is at rest, not stalled.
+        resting = (
+            is_shell(obs.command) or _is_agent(obs.command) or m.busy_seen or m.serving_seen
+        )
         if quiet >= cfg.stalled_after and not resting:
             return PaneState.STALLED
         if quiet >= cfg.idle_after and resting:
@@ -372,6 +380,7 @@ _SCHEMA: dict[str, tuple[type, ...]] = {
     "command_samples": (int,),
     "command_ran": (bool,),
     "busy_seen": (bool,),
+    "serving_seen": (bool,),
     "samples_since_crash": (int, type(None)),
 }
 

@@ -12,15 +12,17 @@ from escalation.core.config import StatesConfig
 from escalation.core.events import Event, Kind, Severity, new_event, safe_text
 from escalation.core.memo import PaneMemo
 from escalation.core.redact import redact
-from escalation.core.store import PaneRecord
+from escalation.core.sanitize import sanitize
+from escalation.core.store import FeedBatch, PaneRecord
 from escalation.core.tmux import PaneInfo, Tmux
-from escalation.rules import Hit, RuleSet
+from escalation.rules import Hit, RuleSet, Scope
 
+from .foreground import foreground_command
 from .new_lines import Capture, Delta
 from .reader import PaneReader
 from .state import Observation, PaneState, StateTracker
 
-__all__ = ["PaneWatch", "masked", "pane_event"]
+__all__ = ["PaneWatch", "coalesce", "masked", "pane_event"]
 
 RECENT_LINES = 200
 # Quiet ticks after which a block still open (a traceback cut short) is ended.
@@ -68,6 +70,25 @@ def pane_event(
     )
 
 
+def coalesce(hits: Sequence[Hit]) -> list[tuple[Hit, list[Hit]]]:
+    """One event per line rule per read: the first hit, and the later ones of the same rule.
+
+    `npm ERR!` ten times, or every line of one compiler run, is one thing for the PM; the
+    event names the first line and carries the others as its detail.
+    """
+    out: list[tuple[Hit, list[Hit]]] = []
+    first: dict[str, list[Hit]] = {}
+    for hit in hits:
+        if hit.rule.scope is Scope.LINE and hit.rule.id in first:
+            first[hit.rule.id].append(hit)
+            continue
+        more: list[Hit] = []
+        if hit.rule.scope is Scope.LINE:
+            first[hit.rule.id] = more
+        out.append((hit, more))
+    return out
+
+
 class PaneWatch:
     """Everything an assistant keeps about one pane between ticks."""
 
@@ -107,6 +128,11 @@ class PaneWatch:
         self.quiet = 0
         self.dirty = True
         self._dead_unsettled: float | None = None
+        self.command = info.current_command  # the foreground command, a shell's job included
+        # None: the first step announces the pane to the feed's followers.
+        self._fed_command: str | None = None
+        # The lines of the last step for the line feed (redacted), or a command change.
+        self.fed: FeedBatch | None = None
 
     def step(self, info: PaneInfo, now: float) -> list[Event]:
         """Read the pane if it changed; events for new matching lines and state changes."""
@@ -115,11 +141,15 @@ class PaneWatch:
         events: list[Event] = []
         lines: Sequence[str] = delta.lines if delta is not None else ()
         hits: list[Hit] = []
+        redacted: list[str] = []
         if lines:
             self.quiet = 0
             hits += self.matcher.feed(lines)
+            redacted = [redact(line) for line in lines]
             # Only the last RECENT_LINES are kept: make only those safe.
-            self.recent.extend(safe_text(line) for line in lines[-RECENT_LINES:] if line.strip())
+            self.recent.extend(
+                sanitize(line) for line in redacted[-RECENT_LINES:] if line.strip()
+            )
             self.dirty = True
         else:
             self.quiet += 1
@@ -127,7 +157,22 @@ class PaneWatch:
                 hits += self.matcher.flush()
         if delta is not None:
             self._look_at_screen(delta)
-        for hit in hits:
+        self.fed = None
+        command = foreground_command(info.current_command, info.pid)
+        self.command = command
+        if lines or command != self._fed_command:
+            self._fed_command = command
+            self.fed = FeedBatch(
+                ts=now, session=info.session, window=info.window_index, pane=info.pane_id,
+                target=info.target, command=command,
+                lines=tuple(redacted),
+            )
+        for hit, more in coalesce(hits):
+            detail = "\n".join(hit.lines) if len(hit.lines) > 1 else ""
+            text = hit.message
+            if more:
+                text += f" (+{len(more)} more like it)"
+                detail = "\n".join(h.line for h in (hit, *more))
             events.append(
                 pane_event(
                     info,
@@ -136,8 +181,8 @@ class PaneWatch:
                     rule=hit.rule.id,
                     severity=hit.rule.severity,
                     kind=Kind.PATTERN,
-                    text=hit.message,
-                    detail="\n".join(hit.lines) if len(hit.lines) > 1 else "",
+                    text=text,
+                    detail=detail,
                     line=hit.line,
                 )
             )
@@ -157,10 +202,11 @@ class PaneWatch:
             screen_changed=bool(delta is not None and delta.changed),
             prompt=self.prompt,
             busy=self.busy,
-            command=info.current_command,
+            command=command,
             dead=dead,
             dead_status=info.dead_status,
             crash_seen=any("crash" in h.rule.tags for h in hits),
+            serving=any("serving" in h.rule.tags for h in hits),
             dead_signal=info.dead_signal,
         )
         change = self.tracker.observe(obs)
@@ -197,7 +243,7 @@ class PaneWatch:
             pane=self.info.pane_id,
             session=self.info.session,
             target=self.info.target,
-            command=self.info.current_command,
+            command=self.command,
             state=state.value if state is not None else "unknown",
             since=self.tracker.since if self.tracker.since is not None else now,
             updated=now,

@@ -6,6 +6,7 @@ import math
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,9 +20,12 @@ from .files import read_regular
 from .paths import conf_dir
 
 __all__ = [
+    "RESERVED_LABELS",
+    "AlertmanagerConfig",
     "CaptureConfig",
     "Config",
     "DeployConfig",
+    "MetricsConfig",
     "NotifyConfig",
     "PMConfig",
     "PolicyConfig",
@@ -210,16 +214,79 @@ class RulesConfig:
 
 @attrs.frozen(kw_only=True)
 class QAConfig:
-    """Panes the QA assistant reads, as `session:window` globs (besides test runners)."""
+    """The QA assistant; it reads every watched pane (`targets` is kept for older files)."""
 
     targets: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class DeployConfig:
-    """Panes the deployment assistant reads, as `session:window` globs (besides deploy tools)."""
+    """The deployment assistant; it reads every watched pane (`targets` as for QA)."""
 
     targets: tuple[str, ...] = ()
+
+
+def _between(lo: float, hi: float) -> Callable[[object, attrs.Attribute[Any], float], None]:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(f"{attr.name}: must be between {lo:g} and {hi:g}, not {value}")
+
+    return check
+
+
+def _http_url(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+    if not value:
+        return
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise ValueError(f"{attr.name}: not a URL ({exc}): {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(
+            f"{attr.name}: must be an http:// or https:// URL with a host, not {value!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{attr.name}: must not have a query or fragment, not {value!r}")
+
+
+RESERVED_LABELS = frozenset(
+    {"alertname", "severity", "session", "target", "assistant", "fingerprint"}
+)
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _labels(_inst: object, attr: attrs.Attribute[Any], value: tuple[tuple[str, str], ...]) -> None:
+    for name, text in value:
+        if not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
+            raise ValueError(f"{attr.name}: {name!r} is not a valid Alertmanager label name")
+        if name in RESERVED_LABELS:
+            raise ValueError(
+                f"{attr.name}: {name!r} is set by Steward for each alert; choose another name"
+            )
+        if not text.strip():
+            raise ValueError(f"{attr.name}: the value of {name!r} must not be empty")
+
+
+@attrs.frozen(kw_only=True)
+class AlertmanagerConfig:
+    """Escalations posted to Prometheus Alertmanager; an empty url turns it off.
+
+    `labels` are static labels added to every alert; `host` among them replaces the host name.
+    """
+
+    url: str = attrs.field(default="", validator=_http_url)
+    min_severity: str = attrs.field(default="warning", validator=_severity)
+    resend_interval: float = attrs.field(default=60.0, validator=_between(1.0, 86400.0))
+    timeout: float = attrs.field(default=5.0, validator=_between(0.1, 60.0))
+    labels: tuple[tuple[str, str], ...] = attrs.field(default=(), validator=_labels)
+
+
+@attrs.frozen(kw_only=True)
+class MetricsConfig:
+    """A Prometheus text-format file for node_exporter's textfile collector; empty: none."""
+
+    textfile: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -237,6 +304,8 @@ class Config:
     rules: RulesConfig = RulesConfig()
     qa: QAConfig = QAConfig()
     deploy: DeployConfig = DeployConfig()
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+    metrics: MetricsConfig = MetricsConfig()
     source: str = ""
 
 
@@ -259,7 +328,17 @@ def _converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _strict(float, "a number"))
     conv.register_structure_hook(bool, _strict(bool, "true or false"))
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
+    conv.register_structure_hook_func(lambda t: t == tuple[tuple[str, str], ...], _string_table)
     return conv
+
+
+def _string_table(value: Any, _type: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a table of strings, got {type(value).__name__} {value!r}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise TypeError(f"expected a table of strings, {key} is {item!r}")
+    return tuple(sorted(value.items()))
 
 
 def _strings(value: Any, _type: Any) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ class Channel(enum.StrEnum):
     DISPLAY = "display"  # `display-message` in the PM session's clients
     DESKTOP = "desktop"  # a desktop notification through notify-py
     KEYS = "keys"  # one batched report typed into the PM agent's pane (pm.mode = send-keys)
+    ALERTMANAGER = "alertmanager"  # an alert posted to Prometheus Alertmanager
 
 
 @attrs.frozen(kw_only=True)

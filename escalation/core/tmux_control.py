@@ -21,6 +21,7 @@ shows it with an empty #{client_tty} and #{client_control_mode} = 1.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -45,6 +46,7 @@ class ControlLost(TmuxError):
     """The control client is gone: no answer in time, end of output, or protocol out of step."""
 
 
+@functools.lru_cache(maxsize=4096)
 def quote(arg: str) -> str:
     """`arg` as one token of tmux's command parser, literal whatever it holds.
 
@@ -240,13 +242,32 @@ class ControlClient:
                 # Text outside a block: a block ended early, so the stream cannot be trusted.
                 raise ControlLost(f"tmux control protocol out of step at {line[:80]!r}")
         guard = line.removeprefix(b"%begin ")
-        end, error = b"%end " + guard, b"%error " + guard
-        body: list[bytes] = []
+        return self._body(b"%end " + guard + b"\n", b"%error " + guard + b"\n", deadline)
+
+    def _body(self, end: bytes, error: bytes, deadline: float) -> tuple[bool, list[bytes]]:
+        """A block's lines up to its `%end`/`%error` line, found in the buffer in one pass."""
+        scan = 0
         while True:
-            line = self._line(deadline)
-            if line in (end, error):
-                return line == end, body
-            body.append(line)
+            buf = self._buf
+            for tail, ok in ((end, True), (error, False)):
+                if buf.startswith(tail):  # a block without lines
+                    del buf[: len(tail)]
+                    return ok, []
+            found: tuple[int, int, bool] | None = None
+            for tail, ok in ((end, True), (error, False)):
+                j = buf.find(b"\n" + tail, scan)
+                if j >= 0 and (found is None or j < found[0]):
+                    found = (j, j + 1 + len(tail), ok)
+            if found is not None:
+                at, after, ok = found
+                body = bytes(buf[:at]).split(b"\n")
+                del buf[:after]
+                return ok, body
+            scan = max(0, len(buf) - len(error) - 1)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ControlLost(f"tmux control client did not answer in {self.timeout:g} s")
+            self._fill(left)
 
     def _collect(self, nonce: bytes, deadline: float) -> tuple[list[bytes], list[bytes]]:
         """Blocks up to the nonce's: the output of those that ended well, the first error."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from .engine import Matcher, RuleSet, load_rules
+from .explain import Explanation, explain
 from .model import MAX_LINE, Hit, Rule, Scope
 from .report import RuleCount, TestRuleReport, test_rule
 
 __all__ = [
     "MAX_LINE",
+    "Explanation",
     "Hit",
     "Matcher",
     "Rule",
@@ -15,6 +17,7 @@ __all__ = [
     "RuleSet",
     "Scope",
     "TestRuleReport",
+    "explain",
     "load_rules",
     "test_rule",
 ]

@@ -31,18 +31,11 @@ from .model import (
     clean_text,
     compile_pattern,
 )
+from .screen import frame_strip, region_rows
 
 __all__ = ["Matcher", "RuleSet", "load_rules"]
 
 _LINEAR = (Scope.LINE, Scope.BLOCK)
-_FRAME = "".join(chr(c) for c in range(0x2500, 0x2580)) + " \t"
-
-
-def _frame_strip(row: str) -> str:
-    """A screen row without surrounding blanks and box-drawing characters."""
-    return row[:MAX_LINE].strip(_FRAME)
-
-
 class _Compiled:
     """One rule with its patterns compiled."""
 
@@ -135,14 +128,31 @@ class RuleSet:
             texts += c.rule.patterns
             self._owner += [n] * len(c.rule.patterns)
         self._set = PatternSet(texts)
-        self._prompt = tuple(c for c in self._compiled if c.rule.scope is Scope.PROMPT)
-        self._busy = tuple(c for c in self._compiled if c.rule.scope is Scope.BUSY)
+        # Screen rules by priority (higher first), then in evaluation order.
+        def screen_rules(scope: Scope) -> tuple[_Compiled, ...]:
+            chosen = [c for c in self._compiled if c.rule.scope is scope]
+            return tuple(sorted(chosen, key=lambda c: -c.rule.priority))
+
+        self._prompt = screen_rules(Scope.PROMPT)
+        self._busy = screen_rules(Scope.BUSY)
+        # One pass of a re2 Set per row says which screen rules may fire on it.
+        self._screen_sets = {id(rules): _prefilter(rules) for rules in (self._prompt, self._busy)}
 
     def __repr__(self) -> str:
         return f"RuleSet({len(self.rules)} rules from {', '.join(self.packs) or 'no packs'})"
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Each pack's `version` ("" for a pack without one), in evaluation order."""
+        return {r.pack: r.pack_version for r in self.rules}
+
+    @property
+    def screen_rules(self) -> tuple[Rule, ...]:
+        """PROMPT then BUSY rules in the order the screen is read (priority first)."""
+        return tuple(c.rule for c in (*self._prompt, *self._busy))
 
     @property
     def packs(self) -> tuple[str, ...]:
@@ -190,7 +200,7 @@ class RuleSet:
         for c in self._compiled:
             if c.rule.scope not in scopes:
                 continue
-            text = _frame_strip(line) if c.rule.scope not in _LINEAR else line
+            text = frame_strip(line) if c.rule.scope not in _LINEAR else line
             groups = c.fire(text)
             if groups is not None:
                 hits.append(c.hit(text, groups))
@@ -203,7 +213,7 @@ class RuleSet:
         for c in self._compiled:
             if not c.ignore:
                 continue
-            text = line if c.rule.scope in _LINEAR else _frame_strip(line)
+            text = line if c.rule.scope in _LINEAR else frame_strip(line)
             if any(p.matches(text) for p in c.patterns) and c.ignored(text):
                 vetoed.append(c.rule)
         return vetoed
@@ -221,20 +231,34 @@ class RuleSet:
     ) -> Hit | None:
         if not rules:
             return None
-        deepest = max(c.rule.window for c in rules)
-        rows: list[str] = []
-        for row in (partial, *reversed(screen)):
-            text = _frame_strip(row)
-            if text:
-                rows.append(text)
-                if len(rows) >= deepest:
-                    break
-        for c in rules:
-            for text in reversed(rows[: c.rule.window]):  # the topmost row: the question
+        pset, owners = self._screen_sets[id(rules)]
+        may: dict[str, set[int]] = {}
+        regions: dict[tuple[object, int], list[tuple[int, str]]] = {}
+        for n, c in enumerate(rules):
+            key = (c.rule.region, c.rule.window)
+            rows = regions.get(key)
+            if rows is None:
+                rows = regions[key] = region_rows(c.rule, screen, partial)
+            for _i, text in reversed(rows):  # the topmost row first: the question above a menu
+                fits = may.get(text)
+                if fits is None:
+                    fits = may[text] = {owners[j] for j in pset.match(text)}
+                if n not in fits:
+                    continue
                 groups = c.fire(text)
                 if groups is not None:
                     return c.hit(text, groups)
         return None
+
+
+def _prefilter(rules: Sequence[_Compiled]) -> tuple[PatternSet, list[int]]:
+    """A Set of every pattern of `rules`, and for each pattern the index of its rule."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for n, c in enumerate(rules):
+        texts += c.rule.patterns
+        owners += [n] * len(c.rule.patterns)
+    return PatternSet(texts), owners
 
 
 @attrs.define

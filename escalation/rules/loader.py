@@ -11,13 +11,14 @@ import attrs
 
 from ..core.errors import ConfigError
 from ..core.events import Severity
-from .model import Rule, Scope, compile_pattern, template_fields
+from .model import Region, Rule, Scope, compile_pattern, template_fields
 
 __all__ = ["Pack", "read_pack"]
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 _TAG = re.compile(r"[a-z][a-z0-9_-]*\Z")
-_TOP_KEYS = frozenset({"pack", "description", "rule"})
+_TOP_KEYS = frozenset({"pack", "description", "version", "rule"})
+_VERSION = re.compile(r"^\d{4}\.\d{2}\.\d{2}$")
 _RULE_KEYS = frozenset(
     {
         "name",
@@ -31,6 +32,8 @@ _RULE_KEYS = frozenset(
         "max_lines",
         "join",
         "rows",
+        "region",
+        "priority",
     }
 )
 _BUILTIN_FIELDS = frozenset({"line", "rule"})
@@ -44,6 +47,7 @@ class Pack:
     description: str
     file: str
     rules: tuple[Rule, ...]
+    version: str = ""
 
 
 def read_pack(path: Path) -> Pack:
@@ -83,13 +87,18 @@ def _pack(data: dict[str, Any], path: Path) -> Pack:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ConfigError("must be a string", file=file, key="description")
+    version = data.get("version", "")
+    if not isinstance(version, str) or (version and not _VERSION.match(version)):
+        raise ConfigError(
+            f"must be a date string \"YYYY.MM.DD\", not {version!r}", file=file, key="version"
+        )
     tables = data.get("rule", [])
     if not isinstance(tables, list):
         raise ConfigError("must be [[rule]] tables", file=file, key="rule")
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     for i, table in enumerate(tables):
-        rule = _rule(table, pack=name, file=file, at=f"rule[{i}]")
+        rule = _rule(table, pack=name, file=file, at=f"rule[{i}]", version=version)
         if rule.name in seen:
             raise ConfigError(
                 f"duplicate rule name {rule.name!r} (also rule[{seen[rule.name]}])",
@@ -98,7 +107,9 @@ def _pack(data: dict[str, Any], path: Path) -> Pack:
             )
         seen[rule.name] = i
         rules.append(rule)
-    return Pack(name=name, description=description, file=file, rules=tuple(rules))
+    return Pack(
+        name=name, description=description, file=file, rules=tuple(rules), version=version
+    )
 
 
 def _strings(value: Any, *, file: str, key: str, rid: str) -> tuple[str, ...]:
@@ -116,15 +127,17 @@ def _strings(value: Any, *, file: str, key: str, rid: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _int(value: Any, *, low: int, file: str, key: str, rid: str) -> int:
+def _int(value: Any, *, low: int, high: int, file: str, key: str, rid: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ConfigError(f"rule {rid}: must be an integer", file=file, key=key)
-    if value < low:
-        raise ConfigError(f"rule {rid}: must be {low} or more, not {value}", file=file, key=key)
+    if not low <= value <= high:
+        raise ConfigError(
+            f"rule {rid}: must be from {low} to {high}, not {value}", file=file, key=key
+        )
     return value
 
 
-def _rule(table: Any, *, pack: str, file: str, at: str) -> Rule:
+def _rule(table: Any, *, pack: str, file: str, at: str, version: str) -> Rule:
     if not isinstance(table, dict):
         raise ConfigError("must be a [[rule]] table", file=file, key=at)
     name = table.get("name")
@@ -181,12 +194,27 @@ def _rule(table: Any, *, pack: str, file: str, at: str) -> Rule:
             raise ConfigError(
                 f'rule {rid}: only a scope = "block" rule has {k}', file=file, key=f"{at}.{k}"
             )
-    if "rows" in table and scope not in (Scope.PROMPT, Scope.BUSY):
+    for k in ("rows", "region", "priority"):
+        if k in table and scope not in (Scope.PROMPT, Scope.BUSY):
+            raise ConfigError(
+                f"rule {rid}: only a prompt or busy rule has {k}", file=file, key=f"{at}.{k}"
+            )
+    region_text = table.get("region", "bottom")
+    try:
+        region = Region(region_text)
+    except ValueError:
+        choices = "|".join(r.value for r in Region)
         raise ConfigError(
-            f"rule {rid}: only a prompt or busy rule has rows", file=file, key=f"{at}.rows"
-        )
-    max_lines = _int(table.get("max_lines", 100), low=1, file=file, key=f"{at}.max_lines", rid=rid)
-    rows = _int(table.get("rows", 0), low=0, file=file, key=f"{at}.rows", rid=rid)
+            f"rule {rid}: region must be one of {choices}, not {region_text!r}",
+            file=file,
+            key=f"{at}.region",
+        ) from None
+    def number(k: str, default: int, low: int, high: int) -> int:
+        return _int(table.get(k, default), low=low, high=high, file=file, key=f"{at}.{k}", rid=rid)
+
+    priority = number("priority", 0, -100, 100)
+    max_lines = number("max_lines", 100, 1, 100_000)
+    rows = number("rows", 0, 0, 200)
     message = table.get("message", "{line}")
     if not isinstance(message, str):
         raise ConfigError(f"rule {rid}: must be a string", file=file, key=f"{at}.message")
@@ -216,4 +244,7 @@ def _rule(table: Any, *, pack: str, file: str, at: str) -> Rule:
         max_lines=max_lines,
         join=lists["join"],
         rows=rows,
+        region=region,
+        priority=priority,
+        pack_version=version,
     )

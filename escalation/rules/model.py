@@ -54,6 +54,14 @@ class Scope(enum.StrEnum):
     BUSY = "busy"  # the last few non-blank rows: the program is working
 
 
+class Region(enum.StrEnum):
+    """Where on the screen a PROMPT or BUSY rule reads (as the best agent monitors do)."""
+
+    BOTTOM = "bottom"  # the last `rows` non-blank rows
+    AFTER_RULE = "after_rule"  # the rows below the last horizontal rule (─── or ═══)
+    BOX = "box"  # the rows inside the last box drawn on screen (╭─╮ … ╰─╯), an input box
+
+
 def _tuple_of_str(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
@@ -74,6 +82,9 @@ class Rule:
     max_lines: int = 100
     join: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)  # BLOCK only
     rows: int = 0  # PROMPT/BUSY: how many of the last non-blank rows to read; 0: 1 / 5
+    region: Region = Region.BOTTOM  # PROMPT/BUSY: which part of the screen
+    priority: int = 0  # PROMPT/BUSY: a higher priority is read first, whatever the pack order
+    pack_version: str = ""  # the pack's `version` (YYYY.MM.DD), when it has one
 
     @id.validator
     def _check_id(self, _attr: attrs.Attribute[str], value: str) -> None:

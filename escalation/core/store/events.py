@@ -11,7 +11,7 @@ import attrs
 
 from ..events import Event, Kind, Severity, Status
 from ..notice import Channel, Notice
-from ._db import Database
+from .feed import FeedBatch, FeedStore
 
 __all__ = ["EventStore"]
 
@@ -56,14 +56,27 @@ def _notice(row: sqlite3.Row) -> Notice:
 
 
 
-class EventStore(Database):
+class EventStore(FeedStore):
     """Events (written before anything is delivered) and the delivery of each notice."""
 
-    def add_events(self, events: Iterable[Event]) -> list[Event]:
-        """Write events in one transaction; returns them with their ids."""
+    def add_events(
+        self,
+        events: Iterable[Event],
+        *,
+        feed: Iterable[FeedBatch] = (),
+        cursor: tuple[str, int] | None = None,
+    ) -> list[Event]:
+        """Write events in one transaction; returns them with their ids.
+
+        In the same transaction: a session assistant's new lines for the feed, or a
+        follower's cursor, so that events and the lines they came from never part.
+        """
         out: list[Event] = []
         now = time.time()
         with self._tx() as db:
+            self._append_feed(db, feed)
+            if cursor is not None:
+                self._move_cursor(db, *cursor)
             for e in events:
                 cur = db.execute(
                     "INSERT INTO events (ts, session, window, pane, target, assistant, rule,"

@@ -1,0 +1,151 @@
+"""The clock: the one process that runs APScheduler for every session assistant.
+
+At each session's phase of the capture interval it lists the session's panes (through one
+control-mode client) and wakes the session's assistant with the rows when a pane may have
+changed (its counters moved, or it was active a moment ago), or every few intervals to keep
+its states and heartbeat going.  Idle sessions then cost nothing, and session assistants
+load no scheduler of their own.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from types import FrameType
+
+from escalation.core.config import Config
+from escalation.core.errors import TmuxError
+from escalation.core.paths import StewardHome
+from escalation.core.store import Heartbeat, Store
+from escalation.core.tmux import PANE_FORMAT, PaneInfo, Tmux
+from escalation.core.watchdog import beat_every
+
+from .pane.reader import signature
+from .scheduler import Ticker
+from .wake import Registration, registrations
+
+__all__ = ["Clock"]
+
+log = logging.getLogger(__name__)
+
+# A session whose panes showed no change is still woken this often (in intervals).
+KEEPALIVE = 2
+# Output this recent (window_activity counts whole seconds) may not have been read yet.
+RECENT = 2.0
+
+
+class _Session:
+    def __init__(self, reg: Registration) -> None:
+        self.reg = reg
+        self.signatures: dict[str, tuple[object, ...]] = {}
+        self.quiet = 0
+
+
+class Clock:
+    """Wakes each registered session assistant at its phase with its panes' rows."""
+
+    def __init__(self, config: Config, home: StewardHome) -> None:
+        self.config = config
+        self.home = home
+        self.interval = config.capture.interval
+        self.tmux = Tmux(
+            socket_name=config.tmux.socket_name,
+            socket_path=config.tmux.socket_path,
+            control_session=config.pm.session if config.capture.control_mode else None,
+            control_lock=str(home.run_dir / "control.lock"),
+        )
+        self.sessions: dict[str, _Session] = {}
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)  # a slow assistant misses a wake-up, never the clock
+        self._ticker = Ticker(on_error=lambda name, exc: log.error("job %s: %r", name, exc))
+        self.store = Store(home.db)
+        self.started = time.time()
+        self.rounds = 0
+        self._last_beat = 0.0
+
+    def beat(self, now: float) -> None:
+        """The clock's heartbeat, from its scheduler's thread: the reconciler watches it."""
+        self.rounds += 1
+        if now - self._last_beat < beat_every(self.config):
+            return
+        self._last_beat = now
+        self.store.beat(Heartbeat(assistant="clock", pid=os.getpid(), started=self.started,
+                                  ts=now, ticks=self.rounds, captures=0, failures=0, skipped=0,
+                                  first_capture=None))
+
+    def rescan(self) -> None:
+        """Follow the assistants that registered or went away."""
+        self.beat(time.time())
+        found = {r.socket.name: r for r in registrations(self.home.run_dir)}
+        for key in set(self.sessions) - set(found):
+            del self.sessions[key]
+            self._ticker.remove(key)
+        for key, reg in found.items():
+            known = self.sessions.get(key)
+            if known is not None and known.reg == reg:
+                continue
+            self.sessions[key] = _Session(reg)
+            self._ticker.remove(key)
+            self._ticker.every(key, self.interval, functools.partial(self.wake, key),
+                               phase=reg.phase)
+
+    def _rows(self, session: str) -> list[str] | None:
+        if not self.config.capture.control_mode:
+            return None  # one tmux process per list would cost more than the assistant's own
+        try:
+            return self.tmux.cmd("list-panes", "-s", "-t", f"={session}", "-F", PANE_FORMAT)
+        except TmuxError:
+            return None  # the assistant finds out for itself (a vanished session, a dead server)
+
+    def _changed(self, s: _Session, rows: list[str], now: float) -> bool:
+        sigs: dict[str, tuple[object, ...]] = {}
+        recent = False
+        for row in rows:
+            try:
+                info = PaneInfo.parse(row)
+            except TmuxError:
+                return True
+            sigs[info.pane_id] = signature(info)
+            recent = recent or now - info.activity <= RECENT
+        changed = recent or sigs != s.signatures
+        s.signatures = sigs
+        return changed
+
+    def wake(self, key: str) -> None:
+        s = self.sessions.get(key)
+        if s is None:
+            return
+        now = time.time()
+        rows = self._rows(s.reg.session)
+        if rows is not None and not self._changed(s, rows, now):
+            s.quiet += 1
+            if s.quiet < KEEPALIVE:
+                return
+        s.quiet = 0
+        message = json.dumps({"ts": now, "rows": rows}).encode()
+        try:
+            self._sock.sendto(message, str(s.reg.socket))
+        except OSError as exc:  # the assistant is restarting: its next registration counts
+            log.debug("cannot wake %s: %s", s.reg.session, exc)
+
+    def run(self) -> None:
+        def stop(_sig: int, _frame: FrameType | None) -> None:
+            self._ticker.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.rescan()
+        self._ticker.every("rescan", max(0.5, self.config.watch.discovery_interval / 2),
+                           self.rescan)
+        log.info("clock: waking session assistants every %gs", self.interval)
+        try:
+            self._ticker.run()
+        finally:
+            self._sock.close()
+            self.tmux.close()
+            self.store.close()
