@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import psutil
 import pytest
 from _stack import Stack, start_session
 from libtmux.test.retry import retry_until
@@ -10,10 +11,20 @@ from libtmux.test.retry import retry_until
 pytestmark = pytest.mark.e2e
 
 
-def _control_clients(stack: Stack) -> list[str]:
+def _control_clients(stack: Stack) -> set[str]:
+    """The watchers whose processes hold a control-mode client on the PM's session."""
     rows = stack.tmux("list-clients", "-F",
                       "#{client_control_mode} #{client_session} #{client_pid}")
-    return [r for r in rows.splitlines() if r.startswith("1 pm ")]
+    owners = set()
+    for row in rows.splitlines():
+        control, session, pid = [*row.split(), "", "", ""][:3]
+        if control != "1" or session != "pm":
+            continue
+        try:
+            owners.add(psutil.Process(int(pid)).ppid())
+        except (psutil.NoSuchProcess, ValueError):
+            continue
+    return {name for name, w in stack.watchers().items() if owners & set(w["pids"])}
 
 
 def test_a_server_that_dies_and_returns(stack: Stack) -> None:
@@ -22,7 +33,7 @@ def test_a_server_that_dies_and_returns(stack: Stack) -> None:
     stack.up()
     retry_until(lambda: all(f"session:{n}" in stack.watchers() for n in ("a1", "a2", "a3", "a4")),
                 15)
-    retry_until(lambda: len(_control_clients(stack)) >= 3, 20)  # qa, deploy, the sessions'
+    retry_until(lambda: {"clock", "session:a1"} <= _control_clients(stack), 20)
 
     stack.tmux("kill-server")
     retry_until(lambda: bool(stack.events(rule="system.tmux_server_gone")), 15)
@@ -40,8 +51,9 @@ def test_a_server_that_dies_and_returns(stack: Stack) -> None:
     assert "supervisor tail" in pane
     retry_until(lambda: "tmux server is gone" in stack.pane_text("pm"), 15)
     retry_until(lambda: "session:back" in stack.watchers(), 15)
-    # qa and deploy read through control clients again, attached to the new PM session.
-    retry_until(lambda: len(_control_clients(stack)) >= 3, 30)
+    # The clock and the new session's assistant read through control clients again, attached
+    # to the new PM session.
+    retry_until(lambda: {"clock", "session:back"} <= _control_clients(stack), 30)
     assert stack.events(rule="system.pm_session_restored")
     warnings = [e for e in stack.events() if e["severity"] == "warning"]
     assert warnings == [], warnings

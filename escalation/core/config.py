@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
+from ._checks import DAY, WEEK, not_negative, pack_names, paths, positive, short, tmux_name, within
 from .errors import ConfigError
 from .events import Severity
 from .files import read_regular
@@ -41,69 +42,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-DAY = 86400.0
-WEEK = 7 * DAY
-
-
-def _within(
-    low: float, high: float, *, above: bool = False
-) -> Callable[[object, attrs.Attribute[Any], float], None]:
-    """A finite number from `low` (excluded when `above`) to `high`: NaN and infinities fail."""
-
-    def check(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-        if not math.isfinite(value):
-            raise ValueError(f"{attr.name}: must be a finite number, not {value}")
-        if value < low or (above and value == low):
-            least = f"greater than {low:g}" if above else f"at least {low:g}"
-            raise ValueError(f"{attr.name}: must be {least}, not {value:g}")
-        if value > high:
-            raise ValueError(f"{attr.name}: must be at most {high:g}, not {value:g}")
-
-    return check
-
-
-def _positive(
-    low: float = 0.0, high: float = WEEK
-) -> Callable[[object, attrs.Attribute[Any], float], None]:
-    return _within(low, high, above=low == 0.0)
-
-
-def _not_negative(high: float = WEEK) -> Callable[[object, attrs.Attribute[Any], float], None]:
-    return _within(0.0, high)
-
-
-# tmux turns ':' and '.' in a session name into '_' and reads them as target separators.
-_TMUX_NAME_BAD = re.compile(r"[:.\x00-\x1f\x7f]|^[-=]|^\s|\s$")
-
-
-def _tmux_name(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
-    if not value:
-        raise ValueError(f"{attr.name}: must not be empty")
-    if _TMUX_NAME_BAD.search(value):
-        raise ValueError(
-            f"{attr.name}: {value!r} is not a usable tmux session name (no ':', '.', control"
-            " characters, leading '-' or '=', or surrounding spaces)"
-        )
-
-
-_PACK_NAME = re.compile(r"[a-z][a-z0-9_-]*\Z")
-
-
-def _pack_names(_inst: object, attr: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    for i, item in enumerate(value):
-        if not _PACK_NAME.match(item):
-            raise ValueError(f"{attr.name}[{i}]: {item!r} is not a pack name (a shipped pack,"
-                             " e.g. generic; a file of your own goes in rules.files)")
-        if not (conf_dir() / "rules" / f"{item}.toml").is_file():
-            raise ValueError(f"{attr.name}[{i}]: no shipped pack {item!r}")
-
-
-def _paths(_inst: object, attr: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    for i, item in enumerate(value):
-        if not item.strip():
-            raise ValueError(f"{attr.name}[{i}]: must be a file path, not an empty string")
 
 
 def _severity(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
@@ -135,16 +73,16 @@ class WatchConfig:
 
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
-    discovery_interval: float = attrs.field(default=2.0, validator=_positive(0.0, 3600.0))
-    hung_after: float = attrs.field(default=30.0, validator=_within(2.0, 3600.0))
+    discovery_interval: float = attrs.field(default=2.0, validator=positive(0.0, 3600.0))
+    hung_after: float = attrs.field(default=30.0, validator=within(2.0, 3600.0))
 
 
 @attrs.frozen(kw_only=True)
 class CaptureConfig:
     """How often panes are captured and how far back."""
 
-    interval: float = attrs.field(default=1.0, validator=_within(0.05, 3600.0))
-    history_lines: int = attrs.field(default=2000, validator=_within(1, 1_000_000))
+    interval: float = attrs.field(default=1.0, validator=within(0.05, 3600.0))
+    history_lines: int = attrs.field(default=2000, validator=within(1, 1_000_000))
     control_mode: bool = True
 
 
@@ -152,25 +90,25 @@ class CaptureConfig:
 class StatesConfig:
     """Thresholds of pane states."""
 
-    idle_after: float = attrs.field(default=30.0, validator=_positive())
-    stalled_after: float = attrs.field(default=120.0, validator=_positive())
-    debounce: int = attrs.field(default=2, validator=_within(1, 1000))
+    idle_after: float = attrs.field(default=30.0, validator=positive())
+    stalled_after: float = attrs.field(default=120.0, validator=positive())
+    debounce: int = attrs.field(default=2, validator=within(1, 1000))
 
 
 @attrs.frozen(kw_only=True)
 class SummaryConfig:
     """Executive summaries: how often, and an optional command that writes them."""
 
-    interval: float = attrs.field(default=300.0, validator=_not_negative())
+    interval: float = attrs.field(default=300.0, validator=not_negative())
     command: str = ""
-    timeout: float = attrs.field(default=60.0, validator=_positive(0.0, 3600.0))
+    timeout: float = attrs.field(default=60.0, validator=positive(0.0, 3600.0))
 
 
 @attrs.frozen(kw_only=True)
 class PMConfig:
     """The PM's session and how reports reach it."""
 
-    session: str = attrs.field(default="pm", validator=_tmux_name)
+    session: str = attrs.field(default="pm", validator=tmux_name)
     mode: str = attrs.field(default="log", validator=_one_of("log", "display", "send-keys"))
     target: str = ""
     display_min_severity: str = attrs.field(default="error", validator=_severity)
@@ -183,18 +121,18 @@ class NotifyConfig:
     desktop: bool = True
     app_name: str = "Steward"
     min_severity: str = attrs.field(default="error", validator=_severity)
-    rate_per_minute: int = attrs.field(default=6, validator=_within(1, 10_000))
+    rate_per_minute: int = attrs.field(default=6, validator=within(1, 10_000))
 
 
 @attrs.frozen(kw_only=True)
 class PolicyConfig:
     """Dedup, grouping and the escalation ladder, in seconds."""
 
-    cooldown: float = attrs.field(default=300.0, validator=_not_negative())
-    group_wait: float = attrs.field(default=0.0, validator=_not_negative(DAY))
-    group_interval: float = attrs.field(default=60.0, validator=_not_negative(DAY))
-    renotify_after: float = attrs.field(default=600.0, validator=_positive(0.0, 4 * WEEK))
-    escalate_after: float = attrs.field(default=1800.0, validator=_positive(0.0, 4 * WEEK))
+    cooldown: float = attrs.field(default=300.0, validator=not_negative())
+    group_wait: float = attrs.field(default=0.0, validator=not_negative(DAY))
+    group_interval: float = attrs.field(default=60.0, validator=not_negative(DAY))
+    renotify_after: float = attrs.field(default=600.0, validator=positive(0.0, 4 * WEEK))
+    escalate_after: float = attrs.field(default=1800.0, validator=positive(0.0, 4 * WEEK))
 
 
 @attrs.frozen(kw_only=True)
@@ -202,9 +140,9 @@ class RulesConfig:
     """Rule packs by name (from conf/rules/) and extra pack files by path."""
 
     packs: tuple[str, ...] = attrs.field(
-        default=("generic", "qa", "deploy", "agents"), validator=_pack_names
+        default=("generic", "qa", "deploy", "agents"), validator=pack_names
     )
-    files: tuple[str, ...] = attrs.field(default=(), validator=_paths)
+    files: tuple[str, ...] = attrs.field(default=(), validator=paths)
 
     def pack_paths(self) -> list[Path]:
         """Every pack file to load, shipped ones first."""
@@ -315,7 +253,7 @@ def _strict(kind: type[T], name: str) -> Callable[[Any, type[T]], T]:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)  # type: ignore[return-value]  # an int is a fine float
         if not ok:
-            raise TypeError(f"expected {name}, got {type(value).__name__} {_short(value)}")
+            raise TypeError(f"expected {name}, got {type(value).__name__} {short(value)}")
         return value  # type: ignore[no-any-return]  # checked by isinstance above
 
     return hook
@@ -343,20 +281,11 @@ def _string_table(value: Any, _type: Any) -> tuple[tuple[str, str], ...]:
 
 def _strings(value: Any, _type: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise TypeError(f"expected a list of strings, got {type(value).__name__} {_short(value)}")
+        raise TypeError(f"expected a list of strings, got {type(value).__name__} {short(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise TypeError(f"expected a list of strings, item {i} is {_short(item)}")
+            raise TypeError(f"expected a list of strings, item {i} is {short(item)}")
     return tuple(value)
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """A value's repr for an error line, cut short (a deeply nested array has a huge one)."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        return f"a deeply nested {type(value).__name__}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _CONVERTER = _converter()
