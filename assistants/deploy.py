@@ -81,13 +81,16 @@ class DeployAnalyzer:
         self._rollouts: dict[str, _Rollout] = {}
         self._last_feed = 0.0
         self._held: list[_Held] = []  # "ignorable" findings waiting for what follows
+        # Whether terraform showed itself in this pane (its command, its banner, its boxes):
+        # a bare "Error: ..." line is terraform's only then, else it is any program's.
+        self._terraform = False
 
     @property
     def waiting(self) -> dict[str, str]:
         """Rollouts in progress, by name ("" for kubectl that names none), with their progress."""
         return {name: r.progress for name, r in self._rollouts.items()}
 
-    def feed(self, lines: Sequence[str], now: float) -> list[Finding]:
+    def feed(self, lines: Sequence[str], now: float, *, command: str = "") -> list[Finding]:
         """Findings for these new lines, plus a stalled rollout's warning when it is due.
 
         An "ignorable" finding (an ansible task failure) is held: an "...ignoring" line before
@@ -97,6 +100,11 @@ class DeployAnalyzer:
         """
         findings = self._flush_if_quiet(now)
         self._last_feed = now
+        if command and not lines:
+            self._terraform = "terraform" in command  # a new command: known from scratch
+        self._terraform = self._terraform or "terraform" in command or any(
+            "erraform" in line or line.startswith(("│ Error:", "╷")) for line in lines
+        )
         hits = self._matcher.feed(lines)
         later: dict[int, list[Hit]] = {}
         for hit in hits:
@@ -151,6 +159,8 @@ class DeployAnalyzer:
 
     def _take(self, hit: Hit, now: float) -> list[Finding]:
         tags = hit.rule.tags
+        if "terraform" in tags and not self._terraform:
+            return []  # "Error: ..." of another program: the session's packs read it
         name = hit.groups.get("name", "")
         if "waiting" in tags:
             progress = hit.groups.get("progress", hit.line)

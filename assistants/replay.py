@@ -89,7 +89,7 @@ def replay(
     for f in [*tests.feed(lines, 0.0, command=command), *tests.tick(_LATER)]:
         found.append(Finding(rule=f.rule, severity=f.severity, text=f.text, line=f.line,
                              source="qa"))
-    for f in [*rollouts.feed(lines, 0.0), *rollouts.tick(1.0)]:
+    for f in [*rollouts.feed(lines, 0.0, command=command), *rollouts.tick(1.0)]:
         if f.rule.endswith("stalled"):
             continue  # a transcript has no clock; stalls are measured live
         found.append(Finding(rule=f.rule, severity=f.severity, text=f.text, line=f.line,

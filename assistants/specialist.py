@@ -93,7 +93,7 @@ class SpecialistAssistant(Assistant):
     ) -> list[Finding]:
         if isinstance(analyzer, QAAnalyzer):
             return analyzer.feed(batch.lines, now, command=batch.command)
-        return analyzer.feed(batch.lines, now)
+        return analyzer.feed(batch.lines, now, command=batch.command)
 
     def _events(self, pane: _Pane, findings: Sequence[Finding], now: float) -> list[Event]:
         b = pane.batch

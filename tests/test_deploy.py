@@ -31,7 +31,9 @@ def sample(name: str) -> Path:
 @pytest.mark.parametrize("path", DEPLOY_SAMPLES, ids=lambda p: p.name)
 def test_every_annotated_deploy_hit_is_a_finding(path: Path) -> None:
     deploy = DeployAnalyzer(RULES, stalled_after=STALL)
-    findings = deploy.feed(texts(path), 10.0) + deploy.tick(10.0 + FLUSH_AFTER)
+    # The terraform samples were printed by terraform in the pane's foreground.
+    command = "terraform" if path.name.startswith("terraform") else ""
+    findings = deploy.feed(texts(path), 10.0, command=command) + deploy.tick(10.0 + FLUSH_AFTER)
     wanted = Counter(
         line.expect for line in _samples.parse_sample(path).lines
         if line.expect is not None and line.expect != "deploy.rollout_waiting"
@@ -40,6 +42,15 @@ def test_every_annotated_deploy_hit_is_a_finding(path: Path) -> None:
     for f in findings:
         assert f.severity is RULES.rule(f.rule).severity
         assert f.text and "\n" not in f.text
+
+
+def test_a_bare_error_line_is_terraform_only_where_terraform_runs() -> None:
+    line = ["Error: Cannot find module 'esbuild'"]
+    assert DeployAnalyzer(RULES, stalled_after=STALL).feed(line, 1.0, command="node") == []
+    deploy = DeployAnalyzer(RULES, stalled_after=STALL)
+    deploy.feed(["Terraform used the selected providers to generate the following plan:"], 1.0)
+    found = deploy.feed(line, 2.0) + deploy.tick(2.0 + FLUSH_AFTER)
+    assert [f.rule for f in found] == ["deploy.terraform_error"]
 
 
 def test_ansible_recap_without_failures_is_silent() -> None:
@@ -110,7 +121,7 @@ def test_an_unboxed_terraform_error_comes_out_when_the_pane_goes_quiet() -> None
     deploy = DeployAnalyzer(RULES, stalled_after=STALL)
     lines = texts(sample("terraform.txt"))
     plain = lines[lines.index("Error: Unsupported argument"):]
-    assert deploy.feed(plain, 5.0) == []  # the block may still grow
+    assert deploy.feed(plain, 5.0, command="terraform") == []  # the block may still grow
     assert deploy.tick(5.0 + QUIET_AFTER / 2) == []
     findings = deploy.tick(5.0 + QUIET_AFTER)
     assert [(f.rule, f.text) for f in findings] == [

@@ -62,8 +62,9 @@ def test_pytest_runs_in_a_ci_pane_failed_green_then_regression(
 
     run_file.write_text(GREEN)
     type_line(stack, "ci", "pytest tests/")
-    retry_until(lambda: _one(stack, assistant="qa", rule="qa.run_passed") is not None, 20)
-    assert "1 passed" in stack.events(assistant="qa", rule="qa.run_passed")[0]["text"]
+    # Green after red: a recovery (info), which closes the red run.
+    retry_until(lambda: _one(stack, assistant="qa", rule="qa.recovered") is not None, 20)
+    assert "1 passed" in stack.events(assistant="qa", rule="qa.recovered")[0]["text"]
 
     run_file.write_text(FAILING)
     type_line(stack, "ci", "pytest tests/")
@@ -78,7 +79,7 @@ def test_pytest_runs_in_a_ci_pane_failed_green_then_regression(
     # and the QA assistant said nothing but these three.
     assert len(stack.events(assistant="qa", rule="qa.run_failed")) == 1
     qa_rules = [e["rule"] for e in stack.events(assistant="qa")]
-    assert qa_rules == ["qa.run_failed", "qa.run_passed", "qa.regression"]
+    assert qa_rules == ["qa.run_failed", "qa.recovered", "qa.regression"]
     # The session assistant read the same pane with its own packs, under its own name.
     assert all(e["assistant"] == "session:ci" for e in stack.events(session="ci")
                if e["assistant"] != "qa")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistants.qa import SETTLE, Finding, QAAnalyzer, TestRun, is_test_runner
+from assistants.qa import QUIET, SETTLE, Finding, QAAnalyzer, TestRun, is_test_runner
 from escalation.core.events import Severity
 from escalation.rules import RuleSet, load_rules
 
@@ -203,7 +203,110 @@ def test_any_output_in_any_batches_gives_sane_findings(
     findings += qa.tick(now + SETTLE)
     assert len(qa.history) == min(len(findings), 50)
     for f in findings:
-        assert f.rule in {"qa.run_passed", "qa.run_failed", "qa.regression", "qa.no_tests"}
+        assert f.rule in {
+            "qa.run_passed", "qa.run_failed", "qa.regression", "qa.no_tests", "qa.recovered"}
         assert "\n" not in f.text and "\x1b" not in f.text and "\x1b" not in f.detail
     assert QAAnalyzer.from_json(RULES, qa.to_json()).history == qa.history
 
+
+
+def test_a_red_command_that_goes_green_has_recovered() -> None:
+    qa = QAAnalyzer(RULES)
+    assert _red_then(qa, 10.0) == ["qa.run_failed"]
+    findings = qa.feed(["$ pytest -q test_sysexit.py", *lines("pytest_green.txt", 1)[1:]], 20.0)
+    assert [(f.rule, f.severity) for f in findings] == [("qa.recovered", Severity.INFO)]
+    assert findings[0].text.startswith("recovered: pytest -q test_sysexit.py: 1 passed")
+
+
+def test_failures_without_a_summary_are_judged_once_the_output_settles() -> None:
+    qa = QAAnalyzer(RULES)
+    assert qa.feed(lines("pytest_verbose.txt", 0), 1.0, command="python") == []
+    assert qa.feed(["platform linux -- Python 3.12"], 20.0, command="python") == []
+    assert qa.tick(20.0 + QUIET / 2) == []  # still printing a moment ago
+    findings = qa.tick(20.0 + QUIET)
+    assert [(f.rule, f.severity) for f in findings] == [("qa.run_failed", Severity.ERROR)]
+    assert "test_manytests_to_one_import_error" in findings[0].text
+    assert qa.history[-1].failed == 1
+
+
+@pytest.mark.parametrize(("name", "section", "runner", "counts", "first"), [
+    ("gradle.txt", 1, "gradle", (1, 0, 0), "GreeterTest > testThatGreeterReturnsTheCorrect"),
+    ("maven.txt", 0, "maven", (1, 0, 1), "shouldFail(org.spideruci.asserttracker.AppTest)"),
+    ("dotnet.txt", 0, "dotnet", (2, 0, 3007), ""),
+    ("ctest.txt", 0, "ctest", (1, 0, 0), "zgoubi-tests"),
+    ("phpunit.txt", 1, "phpunit", (1, 0, 2), "Test::testFailure"),
+    ("tox.txt", 0, "tox", (1, 0, 3), "py26"),
+    ("nox.txt", 0, "nox", (1, 0, 1), "bad"),
+    ("unity.txt", 0, "unity", (1, 0, 0), "test_config"),
+    ("playwright.txt", 0, "playwright", (1, 0, 0), "tests/axeTest.spec.ts:96:3"),
+])
+def test_one_finding_per_failed_run_with_its_counts_and_first_failure(
+    name: str, section: int, runner: str, counts: tuple[int, int, int], first: str
+) -> None:
+    qa = QAAnalyzer(RULES)
+    findings = qa.feed(lines(name, section), 1.0) + qa.tick(1.0 + QUIET)
+    assert [f.rule for f in findings] == ["qa.run_failed"]
+    run = qa.history[-1]
+    assert (run.runner, (run.failed, run.errors, run.passed)) == (runner, counts)
+    assert run.failing[0].startswith(first) if first else run.failing == ()
+
+
+def test_the_last_verdict_wins_over_green_counts_above_it() -> None:
+    qa = QAAnalyzer(RULES)
+    findings = qa.feed(lines("wrappers.txt", 2), 1.0) + qa.tick(1.0 + SETTLE)
+    assert [f.rule for f in findings] == ["qa.run_failed"]
+    assert findings[0].text == "jest: 163 passed: Process completed with exit code 1"
+    assert qa.history[-1].red and not qa.history[-1].green
+
+
+def test_no_tests_stays_no_tests_when_the_wrapper_exits_nonzero() -> None:
+    qa = QAAnalyzer(RULES)
+    findings = qa.feed(lines("jest_no_tests.txt", 0), 1.0) + qa.tick(1.0 + SETTLE)
+    assert [f.rule for f in findings] == ["qa.no_tests"]
+
+
+def test_make_test_wrapping_a_runner_that_failed_to_start_is_a_failed_run() -> None:
+    qa = QAAnalyzer(RULES)
+    findings = qa.feed(lines("wrappers.txt", 0), 1.0, command="make") + qa.tick(1.0 + SETTLE)
+    assert [f.rule for f in findings] == ["qa.run_failed"]
+    assert findings[0].text == "make test: failed: make: *** [test-python] Error 1"
+
+
+def test_a_run_whose_tests_were_all_skipped_is_a_quiet_note() -> None:
+    qa = QAAnalyzer(RULES)
+    findings = qa.feed(["Ran 4 tests in 0.005s", "", "OK (skipped=4)"], 1.0, command="bash")
+    findings += qa.tick(1.0 + SETTLE)
+    assert [(f.rule, f.severity) for f in findings] == [("qa.run_passed", Severity.INFO)]
+    assert qa.history[-1].skipped == 4 and not qa.history[-1].red
+
+
+@pytest.mark.parametrize("command", [
+    "mvn clean package", "./gradlew build", "bin/rails test", "./run_tests.sh", "bash test.sh",
+    "sbt test", "make check",
+])
+def test_build_lifecycles_and_test_scripts_run_tests(command: str) -> None:
+    assert is_test_runner(command)
+
+
+@pytest.mark.parametrize("command", ["./gradlew assembleDebug", "make build", "bash", "git log"])
+def test_other_commands_do_not_run_tests(command: str) -> None:
+    assert not is_test_runner(command)
+
+
+def test_ci_timestamps_and_compose_prefixes_are_read_through() -> None:
+    qa = QAAnalyzer(RULES)
+    prefixed = [f"web_1  | {line}" for line in lines("gtest.txt", 0)]
+    findings = qa.feed(prefixed, 1.0) + qa.tick(1.0 + SETTLE)
+    assert [f.text for f in findings] == ["gtest: 1 failed, 0 passed (testCase.test0)"]
+    stamped = [f"2024-05-01T12:34:56.1234567Z {line}" for line in lines("pytest_forms.txt", 0)]
+    findings = qa.feed(stamped, 20.0) + qa.tick(20.0 + SETTLE)
+    assert [f.rule for f in findings] == ["qa.run_failed"]
+
+
+def test_a_wrapper_runner_after_a_finished_run_is_a_run_of_its_own() -> None:
+    qa = QAAnalyzer(RULES)
+    text = ["no tests ran in 0.01s", "nox > Command pytest -q failed with exit code 5",
+            "nox > Session tests-3.14 failed."]
+    findings = qa.feed(text, 1.0) + qa.tick(1.0 + SETTLE)
+    assert [f.rule for f in findings] == ["qa.no_tests", "qa.run_failed"]
+    assert findings[1].text == "nox: 1 failed, 0 passed (tests-3.14)"
