@@ -122,6 +122,8 @@ class Reconciler:
             session = self.names.pop(name, name[len(PREFIX) :])
             self.phases.pop(session.lower(), None)
             removed.append(session)
+        if removed and alive and not self.tmux.is_alive():
+            alive = False  # the server died while it was being listed: it took them all
         if not alive and self._server_alive:
             # One loud event for a server that took every session with it, not one per session.
             self.store.add_events([self._server_gone(removed, time.time())])
