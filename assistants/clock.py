@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import signal
 import socket
 import time
@@ -20,7 +21,9 @@ from types import FrameType
 from escalation.core.config import Config
 from escalation.core.errors import TmuxError
 from escalation.core.paths import StewardHome
+from escalation.core.store import Heartbeat, Store
 from escalation.core.tmux import PANE_FORMAT, PaneInfo, Tmux
+from escalation.core.watchdog import beat_every
 
 from .pane.reader import signature
 from .scheduler import Ticker
@@ -60,9 +63,24 @@ class Clock:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)  # a slow assistant misses a wake-up, never the clock
         self._ticker = Ticker(on_error=lambda name, exc: log.error("job %s: %r", name, exc))
+        self.store = Store(home.db)
+        self.started = time.time()
+        self.rounds = 0
+        self._last_beat = 0.0
+
+    def beat(self, now: float) -> None:
+        """The clock's heartbeat, from its scheduler's thread: the reconciler watches it."""
+        self.rounds += 1
+        if now - self._last_beat < beat_every(self.config):
+            return
+        self._last_beat = now
+        self.store.beat(Heartbeat(assistant="clock", pid=os.getpid(), started=self.started,
+                                  ts=now, ticks=self.rounds, captures=0, failures=0, skipped=0,
+                                  first_capture=None))
 
     def rescan(self) -> None:
         """Follow the assistants that registered or went away."""
+        self.beat(time.time())
         found = {r.socket.name: r for r in registrations(self.home.run_dir)}
         for key in set(self.sessions) - set(found):
             del self.sessions[key]
@@ -130,3 +148,4 @@ class Clock:
         finally:
             self._sock.close()
             self.tmux.close()
+            self.store.close()

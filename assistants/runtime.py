@@ -15,6 +15,7 @@ from escalation.core.events import Event, Kind, Severity, new_event
 from escalation.core.paths import StewardHome
 from escalation.core.store import FeedBatch, Heartbeat, PaneRecord, Store
 from escalation.core.tmux import Tmux
+from escalation.core.watchdog import beat_every
 
 from .alarm import Alarm
 from .timing import Jobs
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 # Persist pane memos at most this often (and at shutdown): a respawned assistant reads again at
 # most this much, and the policy knows the repeats by their fingerprints.
 SAVE_EVERY = 15.0
-HEARTBEAT_EVERY = 5.0
 # Consecutive failed ticks before a `system.capture_failed` event.
 FAILURES_BEFORE_EVENT = 3
 SKIP_REPORT_EVERY = 60.0
@@ -115,6 +115,9 @@ class Assistant:
     def extra_jobs(self, ticker: Jobs) -> None:
         """Add jobs beside the capture tick (summaries)."""
 
+    def close(self) -> None:
+        """Let go of what a subclass holds beside the store (its threads), at shutdown."""
+
     # -- the loop -------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -138,7 +141,9 @@ class Assistant:
             self.failures += 1
             self._failing += 1
             log.warning("%s: capture failed: %s", self.name, exc)
-            if self._failing >= FAILURES_BEFORE_EVENT and not self._failure_reported:
+            # A tmux server that is gone is the reconciler's to say, once for every session.
+            if (self._failing >= FAILURES_BEFORE_EVENT and not self._failure_reported
+                    and "no server running" not in str(exc)):
                 self._failure_reported = True
                 events.append(
                     self._system(
@@ -179,7 +184,7 @@ class Assistant:
         try:
             if now - self._last_save >= SAVE_EVERY:
                 self.save(now)
-            if now - self._last_beat >= HEARTBEAT_EVERY or self.ticks == 1:
+            if now - self._last_beat >= beat_every(self.config) or self.ticks == 1:
                 self.beat(now)
         except StoreError as exc:
             self._store_failed(exc, now)
@@ -307,6 +312,7 @@ class Assistant:
             now = time.time()
             self.save(now)
             self.beat(now)
+            self.close()
             self.store.close()
             self.tmux.close()
 

@@ -19,8 +19,9 @@ from .core.events import Event, Kind, Severity, Status
 from .core.notice import Channel, Notice
 from .core.paths import StewardHome
 from .core.silence import Silence
-from .core.store import Store
+from .core.store import Heartbeat, Store
 from .core.tmux import Tmux
+from .core.watchdog import beat_every, hung_event, is_hung, process_runs
 from .metrics import MetricsFile
 from .policy import Decision, Policy
 from .sinks.alertmanager import AlertmanagerSink
@@ -78,6 +79,10 @@ class Daemon:
         self._silences: list[Silence] = []
         self._silences_at = 0.0
         self._running = True
+        self.started = time.time()
+        self.cycles = 0
+        self._last_beat = 0.0
+        self._killed: set[int] = set()
         self.alerts: AlertFeed | None = None
         if config.alertmanager.url:
             self.alerts = AlertFeed(
@@ -270,6 +275,7 @@ class Daemon:
             self.metrics.maybe_write(now)
         if self.upkeep.due(now):
             self.upkeep.run(now, ack_cursor=self._ack_cursor)
+        self.cycles += 1
         return len(events)
 
     def _safe_cycle(self, now: float) -> int:
@@ -296,6 +302,29 @@ class Daemon:
             for notice in self.store.undelivered(Channel.KEYS, since=now - KEYS_REQUEUE):
                 self.keys.deliver(notice)
 
+    # -- heartbeat and the reconciler's watchdog ------------------------------------------
+
+    def beat(self, now: float) -> None:
+        """The daemon's heartbeat (the reconciler watches it), then a look at the reconciler's."""
+        if now - self._last_beat < beat_every(self.config):
+            return
+        self._last_beat = now
+        self.store.beat(Heartbeat(assistant="escalation", pid=os.getpid(), started=self.started,
+                                  ts=now, ticks=self.cycles, captures=0, failures=0, skipped=0,
+                                  first_capture=None))
+        for hb in self.store.heartbeats():
+            if hb.assistant != "reconciler" or hb.pid in self._killed:
+                continue
+            if is_hung(hb, now, self.config) and process_runs(hb.pid, "supervisor", "reconcile"):
+                # Circus respawns what dies: SIGKILL is the restart (SIGTERM waits on a SIGCONT).
+                self.store.add_events([hung_event(hb, now, by="escalation")])
+                log.warning("the reconciler (pid %d) is hung; restarting it", hb.pid)
+                self._killed.add(hb.pid)
+                try:
+                    os.kill(hb.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+
     def run(self) -> None:
         def stop(_sig: int, _frame: FrameType | None) -> None:
             self._running = False
@@ -307,6 +336,10 @@ class Daemon:
         try:
             while self._running:
                 busy = self._safe_cycle(time.time())
+                try:
+                    self.beat(time.time())
+                except (StewardError, OSError) as exc:  # a store fault: _safe_cycle says it
+                    log.warning("cannot write the daemon's heartbeat: %s", exc)
                 if not busy:
                     time.sleep(POLL)
         finally:

@@ -200,6 +200,9 @@ class Arbiter:
     def start(self, name: str) -> None:
         self.call("start", name=name)
 
+    def stop(self, name: str) -> None:
+        self.call("stop", name=name)
+
     def pids(self, name: str) -> list[int]:
         return [int(p) for p in self.call("list", name=name).get("pids", [])]
 

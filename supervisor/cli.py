@@ -17,6 +17,7 @@ import attrs
 from escalation.core.config import Config, load_config
 from escalation.core.errors import StewardError, TmuxError, UsageError
 from escalation.core.events import Severity
+from escalation.core.files import read_regular
 from escalation.core.paths import StewardHome, conf_dir
 from escalation.core.silence import Silence, parse_duration
 from escalation.core.store import Store
@@ -25,6 +26,7 @@ from escalation.rules import RuleSet, explain, load_rules, test_rule
 from escalation.sinks.log import LogSink
 
 from . import lifecycle, pm_view, service
+from .matchers import unmatched_warnings
 from .reconciler import Reconciler, config_file_arg
 
 __all__ = ["main"]
@@ -66,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     t = command(sub, "tail", "the PM pane: sessions on top, what needs attention below",
                 "steward tail", "steward tail --plain --all -n 50")
-    t.add_argument("-n", "--lines", type=int, default=20, help="backlog lines (--plain)")
+    t.add_argument("-n", "--lines", type=_count, default=20, help="backlog lines (--plain)")
     t.add_argument("--min-severity", default="warning", type=_severity,
                    help="least severity shown besides verdicts and recoveries (default warning)")
     t.add_argument("--all", action="store_true", help="every line of the log")
@@ -83,9 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     e = command(sub, "events", "events, oldest first", "steward events --session api -n 20",
                 "steward events --json --since 1200 --min-severity error --unacked")
     e.add_argument("--json", action="store_true")
-    e.add_argument("--since", type=int, default=0, help="only events after this id")
+    e.add_argument("--since", type=_count, default=0, help="only events after this id")
     e.add_argument("--session")
-    e.add_argument("-n", "--limit", type=int, default=None)
+    e.add_argument("-n", "--limit", type=_count, default=None)
     e.add_argument("--min-severity", default="info", type=_severity)
     e.add_argument("--unacked", action="store_true", help="only events nobody acknowledged")
     m = command(sub, "summary", "executive summaries now (the project digest, or one session)",
@@ -94,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     a = command(sub, "ack", "acknowledge events: stops their escalation", "steward ack 41 42",
                 "steward ack --session deploy")
-    a.add_argument("ids", nargs="*", type=int)
+    a.add_argument("ids", nargs="*", type=_count)
     a.add_argument("--session")
     a.add_argument("--all", action="store_true")
     si = command(sub, "silence", "silence rules or sessions for a while",
@@ -102,15 +104,17 @@ def _parser() -> argparse.ArgumentParser:
                  "steward silence list", "steward silence rm 3")
     ss = si.add_subparsers(dest="action", required=True, parser_class=_Parser)
     add = command(ss, "add", "silence a rule and/or a session for a while",
-                  'steward silence add --rule qa.run_failed --session ci --for 30m')
-    add.add_argument("--rule", default="*")
-    add.add_argument("--session", default="*")
+                  'steward silence add --rule qa.run_failed --session ci --for 30m',
+                  "steward silence add --all --for 15m --comment 'maintenance'")
+    add.add_argument("--rule", help="rule id glob, e.g. generic.python_traceback or 'qa.*'")
+    add.add_argument("--session", help="session glob, or session:window.pane")
+    add.add_argument("--all", action="store_true", help="silence every rule of every session")
     add.add_argument("--for", dest="duration", required=True, help="90s, 15m, 1h, 1d")
     add.add_argument("--comment", default="")
     ls = command(ss, "list", "the silences in force", "steward silence list --json")
     ls.add_argument("--json", action="store_true")
     rm = command(ss, "rm", "end a silence now", "steward silence rm 3")
-    rm.add_argument("id", type=int)
+    rm.add_argument("id", type=_count)
     command(sub, "check", "validate the config and rule packs; starts nothing", "steward check",
             "steward --config ./steward.toml check")
     tr = command(sub, "test-rule", "which rule fires on which line of FILE",
@@ -137,6 +141,20 @@ def _parser() -> argparse.ArgumentParser:
                          help="only write or remove the file; do not run systemctl --user")
     sub.add_parser("reconcile")  # circusd's, not the user's: no help line, so not listed
     return p
+
+
+MAX_COUNT = 2**63 - 1  # SQLite's largest integer
+
+
+def _count(text: str) -> int:
+    """A whole number from 0 to SQLite's largest integer (an id, a limit, a line count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{text} must be from 0 to {MAX_COUNT}")
+    return value
 
 
 def _severity(text: str) -> Severity:
@@ -188,6 +206,10 @@ def _ack(home: StewardHome, args: argparse.Namespace) -> int:
     if not (args.ids or args.session or args.all):
         raise UsageError("steward ack: give event ids, --session NAME or --all")
     with Store(home.db) as store:
+        missing = [i for i in args.ids if store.event(i) is None]
+        if missing:
+            raise UsageError(f"steward ack: no such event {', '.join(map(str, missing))}"
+                             " (see `steward events`)")
         done = store.ack(ids=args.ids, session=args.session, every=args.all)
     what = ", ".join(map(str, done[:20])) + (" …" if len(done) > 20 else "")
     print(f"acknowledged {len(done)} event(s){': ' + what if done else ''}")
@@ -196,19 +218,36 @@ def _ack(home: StewardHome, args: argparse.Namespace) -> int:
     return 0
 
 
-def _silence(home: StewardHome, args: argparse.Namespace) -> int:
+def _silence_globs(args: argparse.Namespace) -> tuple[str, str]:
+    """(rule, session) of `silence add`: a matcher is required; everything only with --all."""
+    if args.all and (args.rule or args.session):
+        raise UsageError("steward silence add: --all silences everything; drop --rule/--session")
+    if not (args.all or args.rule or args.session):
+        raise UsageError("steward silence add: give --rule GLOB, --session GLOB, or --all to"
+                         " silence everything")
+    return args.rule or "*", args.session or "*"
+
+
+def _silence(config: Config, home: StewardHome, args: argparse.Namespace) -> int:
     now = time.time()
     with Store(home.db) as store:
         if args.action == "add":
+            rule, session = _silence_globs(args)
             try:
                 seconds = parse_duration(args.duration)
             except ValueError as exc:
                 raise UsageError(f"steward silence add: --for: {exc}") from None
+            sessions, rules = store.known_names()
+            sessions |= set(_tmux_sessions(config))
+            rules |= {r.id for r in all_rules(config).rules}
+            for warning in unmatched_warnings(rule=rule, session=session, rules=rules,
+                                              sessions=sessions):
+                print(f"steward: {warning}", file=sys.stderr)
             silence = store.add_silence(
                 Silence(
                     id=None,
-                    rule=args.rule,
-                    session=args.session,
+                    rule=rule,
+                    session=session,
                     until=now + seconds,
                     comment=args.comment,
                     created=now,
@@ -253,12 +292,20 @@ def _silence(home: StewardHome, args: argparse.Namespace) -> int:
     return 0
 
 
+def _tmux_sessions(config: Config) -> list[str]:
+    try:
+        return Tmux(socket_name=config.tmux.socket_name,
+                    socket_path=config.tmux.socket_path).sessions()
+    except StewardError:
+        return []
+
+
 def _test_rule(config: Config, args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        lines = read_regular(path).decode(errors="replace").splitlines()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     report = test_rule(all_rules(config, args.pack), lines)
     print(json.dumps(report.to_json()) if args.json else report.render())
     return 0
@@ -350,7 +397,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd == "ack":
         return _ack(home, args)
     if cmd == "silence":
-        return _silence(home, args)
+        return _silence(config, home, args)
     if cmd == "summary":
         argv = [sys.executable, "-m", "assistants"]
         argv += ["--config", config_file] if config_file else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,12 +21,12 @@ from escalation.core.tmux import Tmux
 from escalation.sinks.desktop import DesktopSink
 
 from .arbiter import Arbiter, WatcherSpec, circus_ini, circusd_pid, start_circusd
+from .pm_session import PM_MARK, ensure_pm_session
 from .pm_view import board_rows
 from .reconciler import assistant_args
 
 __all__ = ["down", "status", "up"]
 
-PM_MARK = "@steward_pm"
 START_DEADLINE = 20.0
 STOP_DEADLINE = 15.0
 
@@ -46,29 +47,6 @@ def _running(home: StewardHome) -> bool:
         return arbiter.ping()
 
 
-def ensure_pm_session(config: Config, home: StewardHome) -> bool:
-    """The PM's session with a pane following the log; True when it had to be created."""
-    tmux = _tmux(config)
-    if tmux.has_session(config.pm.session):
-        return False
-    tail = [sys.executable, "-m", "supervisor", "tail"]
-    tmux.cmd(
-        "new-session",
-        "-d",
-        "-s",
-        config.pm.session,
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "-e",
-        f"STEWARD_HOME={home.root}",
-        *tail,
-    )
-    tmux.cmd("set-option", "-t", f"={config.pm.session}:", PM_MARK, "1")
-    return True
-
-
 def _watchers(config_file: str | None) -> list[WatcherSpec]:
     conf: tuple[str, ...] = ("--config", config_file) if config_file else ()
     return [
@@ -87,7 +65,7 @@ def up(config: Config, home: StewardHome, *, config_file: str | None) -> list[st
     home.ensure()
     said: list[str] = []
     if _running(home):
-        ensure_pm_session(config, home)
+        ensure_pm_session(config, home, config_file=config_file)
         return [f"Steward is already up. Read the PM pane: {attach_hint(config)}"]
     if config.notify.desktop:
         reason = DesktopSink(
@@ -98,24 +76,65 @@ def up(config: Config, home: StewardHome, *, config_file: str | None) -> list[st
         else:
             said.append("desktop notifications on (severity "
                         f"{config.notify.min_severity} and above)")
-    created = ensure_pm_session(config, home)
-    ini = home.run_dir / "circus.ini"
-    ini.write_text(circus_ini(home.run_dir, home.log_dir, _watchers(config_file)))
-    ini.chmod(0o600)
-    proc = start_circusd(ini, home.log_dir, os.environ)
-    deadline = time.monotonic() + START_DEADLINE
-    with Arbiter(home.run_dir, timeout=1.0) as arbiter:
-        while not arbiter.ping():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                if created:
-                    _tmux(config).kill_session(config.pm.session)
-                raise StewardError(
-                    f"circusd did not start; see {home.log_dir / 'circusd.out'}"
-                    f" and {home.log_dir / 'circusd.log'}"
-                )
-            time.sleep(0.1)
+    tmux = _tmux(config)
+    server_was_up = tmux.is_alive()
+    created = False
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        created = ensure_pm_session(config, home, config_file=config_file)
+        ini = home.run_dir / "circus.ini"
+        ini.write_text(circus_ini(home.run_dir, home.log_dir, _watchers(config_file)))
+        ini.chmod(0o600)
+        proc = start_circusd(ini, home.log_dir, os.environ)
+        deadline = time.monotonic() + START_DEADLINE
+        with Arbiter(home.run_dir, timeout=1.0) as arbiter:
+            while not arbiter.ping():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise StewardError(
+                        f"circusd did not start; see {home.log_dir / 'circusd.out'}"
+                        f" and {home.log_dir / 'circusd.log'}"
+                    )
+                time.sleep(0.1)
+    except BaseException:
+        _undo_up(config, home, proc, created=created, server_was_up=server_was_up)
+        raise
     said.append(f"Steward is up (state in {home.root}). Read the PM pane: {attach_hint(config)}")
     return said
+
+
+def _undo_up(
+    config: Config,
+    home: StewardHome,
+    proc: subprocess.Popen[bytes] | None,
+    *,
+    created: bool,
+    server_was_up: bool,
+) -> None:
+    """Take back what a failed `up` began: circusd and its children, the PM session, and the
+    tmux server when `up` started it and nothing else lives on it."""
+    if proc is not None:
+        procs = _steward_processes(proc.pid)
+        for p in procs:
+            try:
+                p.terminate()
+            except psutil.NoSuchProcess:
+                continue
+        _, alive = psutil.wait_procs(procs, timeout=STOP_DEADLINE / 3)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                continue
+        proc.wait(timeout=5)
+        (home.run_dir / "circusd.pid").unlink(missing_ok=True)
+    tmux = _tmux(config)
+    try:
+        if created:
+            tmux.kill_session(config.pm.session)
+        if not server_was_up and tmux.is_alive() and not tmux.sessions():
+            tmux.cmd("kill-server", check=False)
+    except StewardError:
+        return  # the server went away by itself: nothing is left to undo
 
 
 def _steward_processes(root_pid: int) -> list[psutil.Process]:

@@ -47,7 +47,7 @@ def test_our_supervisor_package_is_the_one_imported() -> None:
         ("[capture\ninterval = 1\n", "malformed TOML"),
         ("[capture]\nbogus = 1\n", "capture.bogus: unknown key"),
         ('[capture]\ninterval = "fast"\n', "capture.interval: expected a number"),
-        ("[capture]\ninterval = -1\n", "capture.interval: must be greater than 0"),
+        ("[capture]\ninterval = -1\n", "capture.interval: must be at least 0.05"),
         ('[pm]\nmode = "shout"\n', "pm.mode: must be one of"),
         ('[pm]\nmode = "send-keys"\n', "pm.target: required when pm.mode is send-keys"),
         ("colour = 1\n", "colour: unknown key"),
@@ -91,7 +91,7 @@ def test_check_accepts_the_defaults(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert steward("ack", env_home=tmp_path).returncode == 2
     assert steward("frobnicate", env_home=tmp_path).returncode == 2
-    bad = steward("silence", "add", "--for", "soon", env_home=tmp_path)
+    bad = steward("silence", "add", "--all", "--for", "soon", env_home=tmp_path)
     assert bad.returncode == 2
     assert "--for" in bad.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,35 @@ def test_failing_captures_are_one_event_and_recovery_another(
     t = time.time()
     a.tick_at(t)
     assert a.captures == 1
-    server.cmd("kill-server")
+    # The server lives on but the tmux command cannot be run (not on PATH): captures fail.
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tmux-here"))
     for i in range(1, 6):
         a.tick_at(t + i)
+    monkeypatch.setenv("PATH", path)
     failed = [e for e in _system(home) if e.rule == "system.capture_failed"]
     assert len(failed) == 1
     assert failed[0].session == "s" and failed[0].severity.label == "warning"
-    server.cmd("new-session", "-d", "-s", "s", "cat")
     a.tick_at(t + 6)
     assert [e.rule for e in _system(home)] == ["system.capture_failed", "system.capture_recovered"]
+
+
+def test_a_dead_server_is_left_to_the_reconciler(
+    server: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("STEWARD_HOME", str(tmp_path / "home"))
+    home = StewardHome.from_env().ensure()
+    server.cmd("new-session", "-d", "-s", "s", "cat")
+    rules = load_rules([conf_dir() / "rules" / "generic.toml"])
+    a = SessionAssistant(_config(server), home, session="s", phase=0.0, ruleset=rules)
+    t = time.time()
+    a.tick_at(t)
+    server.cmd("kill-server")
+    for i in range(1, 6):
+        a.tick_at(t + i)
+    # One `system.tmux_server_gone` from the reconciler says it, not a warning per assistant.
+    assert a.failures == 5
+    assert _system(home) == []
 
 
 def test_a_vanished_session_is_not_a_capture_failure(

@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
+from ._checks import DAY, WEEK, not_negative, pack_names, paths, positive, short, tmux_name, within
 from .errors import ConfigError
 from .events import Severity
+from .files import read_regular
 from .paths import conf_dir
 
 __all__ = [
@@ -41,16 +43,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attr.name}: must be greater than 0, not {value}")
-
-
-def _not_negative(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attr.name}: must be 0 or more, not {value}")
 
 
 def _severity(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
@@ -82,15 +74,16 @@ class WatchConfig:
 
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
-    discovery_interval: float = attrs.field(default=2.0, validator=_positive)
+    discovery_interval: float = attrs.field(default=2.0, validator=positive(0.0, 3600.0))
+    hung_after: float = attrs.field(default=30.0, validator=within(2.0, 3600.0))
 
 
 @attrs.frozen(kw_only=True)
 class CaptureConfig:
     """How often panes are captured and how far back."""
 
-    interval: float = attrs.field(default=1.0, validator=_positive)
-    history_lines: int = attrs.field(default=2000, validator=_positive)
+    interval: float = attrs.field(default=1.0, validator=within(0.05, 3600.0))
+    history_lines: int = attrs.field(default=2000, validator=within(1, 1_000_000))
     control_mode: bool = True
 
 
@@ -98,18 +91,18 @@ class CaptureConfig:
 class StatesConfig:
     """Thresholds of pane states."""
 
-    idle_after: float = attrs.field(default=30.0, validator=_positive)
-    stalled_after: float = attrs.field(default=120.0, validator=_positive)
-    debounce: int = attrs.field(default=2, validator=_positive)
+    idle_after: float = attrs.field(default=30.0, validator=positive())
+    stalled_after: float = attrs.field(default=120.0, validator=positive())
+    debounce: int = attrs.field(default=2, validator=within(1, 1000))
 
 
 @attrs.frozen(kw_only=True)
 class SummaryConfig:
     """Executive summaries: how often, and an optional command that writes them."""
 
-    interval: float = attrs.field(default=300.0, validator=_not_negative)
+    interval: float = attrs.field(default=300.0, validator=not_negative())
     command: str = ""
-    timeout: float = attrs.field(default=60.0, validator=_positive)
+    timeout: float = attrs.field(default=60.0, validator=positive(0.0, 3600.0))
     project: str = ""  # the name in the project digest's title; empty: the tmux socket's
 
 
@@ -117,7 +110,7 @@ class SummaryConfig:
 class PMConfig:
     """The PM's session and how reports reach it."""
 
-    session: str = attrs.field(default="pm", validator=attrs.validators.min_len(1))
+    session: str = attrs.field(default="pm", validator=tmux_name)
     mode: str = attrs.field(default="log", validator=_one_of("log", "display", "send-keys"))
     target: str = ""
     display_min_severity: str = attrs.field(default="error", validator=_severity)
@@ -130,26 +123,28 @@ class NotifyConfig:
     desktop: bool = True
     app_name: str = "Steward"
     min_severity: str = attrs.field(default="error", validator=_severity)
-    rate_per_minute: int = attrs.field(default=6, validator=_positive)
+    rate_per_minute: int = attrs.field(default=6, validator=within(1, 10_000))
 
 
 @attrs.frozen(kw_only=True)
 class PolicyConfig:
     """Dedup, grouping and the escalation ladder, in seconds."""
 
-    cooldown: float = attrs.field(default=300.0, validator=_not_negative)
-    group_wait: float = attrs.field(default=0.0, validator=_not_negative)
-    group_interval: float = attrs.field(default=60.0, validator=_not_negative)
-    renotify_after: float = attrs.field(default=600.0, validator=_positive)
-    escalate_after: float = attrs.field(default=1800.0, validator=_positive)
+    cooldown: float = attrs.field(default=300.0, validator=not_negative())
+    group_wait: float = attrs.field(default=0.0, validator=not_negative(DAY))
+    group_interval: float = attrs.field(default=60.0, validator=not_negative(DAY))
+    renotify_after: float = attrs.field(default=600.0, validator=positive(0.0, 4 * WEEK))
+    escalate_after: float = attrs.field(default=1800.0, validator=positive(0.0, 4 * WEEK))
 
 
 @attrs.frozen(kw_only=True)
 class RulesConfig:
     """Rule packs by name (from conf/rules/) and extra pack files by path."""
 
-    packs: tuple[str, ...] = ("generic", "qa", "deploy", "agents", "build", "servers")
-    files: tuple[str, ...] = ()
+    packs: tuple[str, ...] = attrs.field(
+        default=("generic", "qa", "deploy", "agents", "build", "servers"), validator=pack_names
+    )
+    files: tuple[str, ...] = attrs.field(default=(), validator=paths)
 
     def pack_paths(self) -> list[Path]:
         """Every pack file to load, shipped ones first."""
@@ -270,7 +265,7 @@ def _strict(kind: type[T], name: str) -> Callable[[Any, type[T]], T]:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)  # type: ignore[return-value]  # an int is a fine float
         if not ok:
-            raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}")
+            raise TypeError(f"expected {name}, got {type(value).__name__} {short(value)}")
         return value  # type: ignore[no-any-return]  # checked by isinstance above
 
     return hook
@@ -298,10 +293,10 @@ def _string_table(value: Any, _type: Any) -> tuple[tuple[str, str], ...]:
 
 def _strings(value: Any, _type: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise TypeError(f"expected a list of strings, got {type(value).__name__} {value!r}")
+        raise TypeError(f"expected a list of strings, got {type(value).__name__} {short(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise TypeError(f"expected a list of strings, item {i} is {item!r}")
+            raise TypeError(f"expected a list of strings, item {i} is {short(item)}")
     return tuple(value)
 
 
@@ -319,15 +314,22 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    file = str(path)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = read_regular(path)
     except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
+        raise ConfigError("file not found", file=file) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}, line {line})", file=file) from None
+    except RecursionError:
+        raise ConfigError("malformed TOML: arrays or tables nested too deep", file=file) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML: {exc}", file=str(path)) from None
+        raise ConfigError(f"malformed TOML: {exc}", file=file) from None
 
 
 def _first_error(exc: BaseException) -> tuple[str, str]:
@@ -342,7 +344,7 @@ def _first_error(exc: BaseException) -> tuple[str, str]:
         extra = reason[len("extra fields found (") : -1].split(", ")[0]
         key = f"{key}.{extra}" if key else extra
         reason = "unknown key"
-    elif re.match(r"^\w+: ", reason):
+    elif re.match(r"^\w+(?:\[\d+\])?: ", reason):
         field, _, reason = reason.partition(": ")
         key = f"{key}.{field}" if key else field
     return key, reason
@@ -390,7 +392,23 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     config = attrs.evolve(_CONVERTER.structure(data, Config), source=source)
     if config.pm.mode == "send-keys" and not config.pm.target:
         raise ConfigError("required when pm.mode is send-keys", file=source, key="pm.target")
+    _check_rule_files(config)
     return config
+
+
+def _check_rule_files(config: Config) -> None:
+    """Every `rules.files` entry is a readable regular file; the error names the entry."""
+    for i, name in enumerate(config.rules.files):
+        path = Path(name).expanduser()
+        try:
+            read_regular(path)
+        except FileNotFoundError:
+            reason = f"no such file {path}"
+        except OSError as exc:
+            reason = f"{path}: {exc.strerror or exc}"
+        else:
+            continue
+        raise ConfigError(reason, file=config.source, key=f"rules.files[{i}]")
 
 
 def _check(data: Mapping[str, Any], file: str) -> None:

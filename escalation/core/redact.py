@@ -1,13 +1,15 @@
 """Replace secrets in pane text with ``[REDACTED:<kind>]`` before anything stores or shows it.
 
-Kinds: ``aws-access-key`` (AKIA/ASIA ids), ``aws-secret-key`` (the value after
-aws_secret_access_key), ``github-token`` (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_),
-``gitlab-token`` (glpat-), ``slack-token`` (xoxa/b/p/r/s-), ``slack-webhook`` (hooks.slack.com
-URLs), ``jwt``, ``private-key`` (a PEM private key block, a BEGIN line with the base64 lines after
-it, or base64 lines ending in an END line), ``password``/``token``/``secret``/``api-key`` (the
-value of ``NAME=value``, ``"name": "value"`` and ``Password: value``), ``bearer`` (Authorization
-header values) and ``url-password`` (the password in ``scheme://user:password@host``; the user
-stays).
+Kinds: ``aws-secret-key`` (the value after aws_secret_access_key), ``slack-webhook``
+(hooks.slack.com URLs), ``private-key`` (a PEM private key block, a BEGIN line with the base64
+lines after it, or base64 lines ending in an END line), ``password``/``token``/``secret``/
+``api-key`` (the value of ``NAME=value``, ``"name": "value"`` and ``Password: value``, and a
+credential-shaped value printed right after one of the words secret, key, token, password or
+credential, as in ``secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY``), ``bearer`` (Authorization
+header values), ``url-password`` (the password in ``scheme://user:password@host``; the user
+stays), and the known token formats of `_secret_formats` (``github-token``, ``gitlab-token``,
+``slack-token``, ``aws-access-key``, ``stripe-key``, ``google-api-key``, ``openai-key``,
+``anthropic-key``, ``npm-token``, ``jwt`` and more).
 
 Names and separators stay so that the line still says what was there.  Matching uses RE2, which
 runs in linear time whatever the input; input longer than `MAX_INPUT` characters is cut (the partial
@@ -17,11 +19,15 @@ already redacted text changes nothing.  Works on raw text and on sanitised text 
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Any
 
 import re2
 
-__all__ = ["MAX_INPUT", "redact"]
+from ._secret_formats import TOKEN_FORMATS
+
+__all__ = ["MAX_INPUT", "credential_shaped", "redact"]
 
 MAX_INPUT = 1_000_000
 
@@ -59,7 +65,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "keyed",
         r"(?i)(?P<keyed_head>(?P<keyed_name>\b[A-Za-z0-9_.-]*?"
-        r"(?:password|passwd|pwd|token|secret|api[_-]?key|apikey|private[_-]?key|access[_-]?key))"
+        r"(?:password|passwd|pwd|token|secret|api[_-]?key|apikey|private[_-]?key|access[_-]?key"
+        r"|account[_-]?key|credentials?))"
         rf"(?:[\"']?\s*=\s*|[\"']\s*:\s*))(?P<keyed_value>{_VALUE})",
     ),
     (
@@ -67,11 +74,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?i)(?P<labelled_head>\b(?:password|passwd|api[_-]?key)\s*:\s*)"
         rf"(?P<labelled_value>{_VALUE})",
     ),
-    ("jwt", r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
-    ("aws_key", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    ("github", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})\b"),
-    ("gitlab", r"\bglpat-[A-Za-z0-9_-]{20,}"),
-    ("slack", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+    (
+        "near",
+        r"(?i)(?P<near_head>\b(?P<near_word>secret|key|token|password|passwd|credentials?|apikey)"
+        r"s?(?:[ \t]+|[ \t]*[:=][ \t]*)[\"']?)(?P<near_value>[A-Za-z0-9/+=_.~-]{16,})",
+    ),
+    *((f"fmt{i}", pattern) for i, (_kind, pattern) in enumerate(TOKEN_FORMATS)),
 )
 
 _FIXED_KIND = {
@@ -79,11 +87,7 @@ _FIXED_KIND = {
     "pem_begin": "private-key",
     "pem_end": "private-key",
     "slack_webhook": "slack-webhook",
-    "jwt": "jwt",
-    "aws_key": "aws-access-key",
-    "github": "github-token",
-    "gitlab": "gitlab-token",
-    "slack": "slack-token",
+    **{f"fmt{i}": kind for i, (kind, _pattern) in enumerate(TOKEN_FORMATS)},
 }
 
 _COMBINED = re2.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS))
@@ -121,12 +125,45 @@ def _replace(match: Any) -> str:  # re2 ships no type stubs: its match is Any
         return f"{group('aws_head')}{_mark('aws-secret-key')}"
     if which == "bearer":
         return f"{group('auth_head')}{_mark('bearer')}"
+    if which == "near":
+        return _near(group("near_head") or "", group("near_word") or "", group("near_value") or "")
     if which == "labelled":
         head = group("labelled_head") or ""
         kind = _keyed_kind(head.split(":")[0].strip())
         return f"{head}{_quoted(_mark(kind), group('labelled_value') or '')}"
     kind = _keyed_kind(group("keyed_name") or "")
     return f"{group('keyed_head')}{_quoted(_mark(kind), group('keyed_value') or '')}"
+
+
+def _near(head: str, word: str, value: str) -> str:
+    """A value printed after a word such as `secret`: redacted when it looks like a credential."""
+    inner = str(_COMBINED.sub(_replace, value))
+    if inner != value:
+        return head + inner  # a known format, named by its own kind
+    core = value.rstrip(".")
+    if not credential_shaped(core):
+        return head + value
+    return head + _mark(_keyed_kind(word)) + value[len(core) :]
+
+
+def credential_shaped(value: str) -> bool:
+    """Whether `value` looks like a generated credential rather than a word, a path or a number.
+
+    At least 16 characters that mix upper case, lower case and digits (or 32 hex-like ones with
+    digits and letters), with a Shannon entropy of 3 bits a character or more.
+    """
+    if len(value) < 16 or value[0] in "/." or "//" in value or "[REDACTED:" in value:
+        return False
+    lower = any(c.islower() for c in value)
+    upper = any(c.isupper() for c in value)
+    digit = any(c.isdigit() for c in value)
+    mixed = lower and upper and digit
+    long_hex = len(value) >= 32 and digit and (lower or upper)
+    if not (mixed or long_hex):
+        return False
+    counts = Counter(value)
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return entropy >= 3.0
 
 
 def _quoted(mark: str, value: str) -> str:

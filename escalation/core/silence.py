@@ -51,6 +51,9 @@ _DURATION = re.compile(
 _EXAMPLES = "like 90s, 15m, 1h, 2h30m, 1d or 1w (a bare number is seconds)"
 
 
+MAX_DURATION = 366 * 86400.0
+
+
 def parse_duration(text: str) -> float:
     """Seconds in a duration such as "90s", "15m", "1h", "2h30m", "1d"; ValueError if malformed."""
     spec = text.strip().lower().replace(" ", "")
@@ -71,4 +74,6 @@ def parse_duration(text: str) -> float:
         )
     if not seconds > 0 or seconds == float("inf"):
         raise ValueError(f"duration {text!r} must be more than 0 seconds and finite")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration {text!r} is longer than a year: silence for at most 365d")
     return seconds

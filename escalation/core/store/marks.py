@@ -83,3 +83,10 @@ class MarkStore(Database):
                 "UPDATE silences SET removed = 1 WHERE id = ? AND removed = 0", (silence_id,)
             )
             return cur.rowcount == 1
+
+    def known_names(self) -> tuple[set[str], set[str]]:
+        """Sessions and rules that events or pane rows name: what a silence's globs can match."""
+        sessions = {str(r[0]) for r in self._rows("SELECT DISTINCT session FROM events")}
+        sessions |= {str(r[0]) for r in self._rows("SELECT DISTINCT session FROM panes")}
+        rules = {str(r[0]) for r in self._rows("SELECT DISTINCT rule FROM events")}
+        return sessions, rules
