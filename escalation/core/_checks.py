@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,10 @@ from .paths import conf_dir
 
 __all__ = [
     "DAY",
+    "RESERVED_LABELS",
     "WEEK",
+    "http_url",
+    "labels",
     "not_negative",
     "pack_names",
     "paths",
@@ -94,3 +98,37 @@ def short(value: Any, limit: int = 60) -> str:
     except RecursionError:
         return f"a deeply nested {type(value).__name__}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def http_url(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
+    if not value:
+        return
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise ValueError(f"{attr.name}: not a URL ({exc}): {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(
+            f"{attr.name}: must be an http:// or https:// URL with a host, not {value!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{attr.name}: must not have a query or fragment, not {value!r}")
+
+
+RESERVED_LABELS = frozenset(
+    {"alertname", "severity", "session", "target", "assistant", "fingerprint"}
+)
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def labels(_inst: object, attr: attrs.Attribute[Any], value: tuple[tuple[str, str], ...]) -> None:
+    for name, text in value:
+        if not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
+            raise ValueError(f"{attr.name}: {name!r} is not a valid Alertmanager label name")
+        if name in RESERVED_LABELS:
+            raise ValueError(
+                f"{attr.name}: {name!r} is set by Steward for each alert; choose another name"
+            )
+        if not text.strip():
+            raise ValueError(f"{attr.name}: the value of {name!r} must not be empty")

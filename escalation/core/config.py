@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
-import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +12,20 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-from ._checks import DAY, WEEK, not_negative, pack_names, paths, positive, short, tmux_name, within
+from ._checks import (
+    DAY,
+    RESERVED_LABELS,
+    WEEK,
+    http_url,
+    labels,
+    not_negative,
+    pack_names,
+    paths,
+    positive,
+    short,
+    tmux_name,
+    within,
+)
 from .errors import ConfigError
 from .events import Severity
 from .files import read_regular
@@ -166,48 +177,6 @@ class DeployConfig:
     targets: tuple[str, ...] = ()
 
 
-def _between(lo: float, hi: float) -> Callable[[object, attrs.Attribute[Any], float], None]:
-    def check(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
-        if not (math.isfinite(value) and lo <= value <= hi):
-            raise ValueError(f"{attr.name}: must be between {lo:g} and {hi:g}, not {value}")
-
-    return check
-
-
-def _http_url(_inst: object, attr: attrs.Attribute[Any], value: str) -> None:
-    if not value:
-        return
-    try:
-        parts = urllib.parse.urlsplit(value)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError as exc:
-        raise ValueError(f"{attr.name}: not a URL ({exc}): {value!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise ValueError(
-            f"{attr.name}: must be an http:// or https:// URL with a host, not {value!r}"
-        )
-    if parts.query or parts.fragment:
-        raise ValueError(f"{attr.name}: must not have a query or fragment, not {value!r}")
-
-
-RESERVED_LABELS = frozenset(
-    {"alertname", "severity", "session", "target", "assistant", "fingerprint"}
-)
-_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _labels(_inst: object, attr: attrs.Attribute[Any], value: tuple[tuple[str, str], ...]) -> None:
-    for name, text in value:
-        if not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
-            raise ValueError(f"{attr.name}: {name!r} is not a valid Alertmanager label name")
-        if name in RESERVED_LABELS:
-            raise ValueError(
-                f"{attr.name}: {name!r} is set by Steward for each alert; choose another name"
-            )
-        if not text.strip():
-            raise ValueError(f"{attr.name}: the value of {name!r} must not be empty")
-
-
 @attrs.frozen(kw_only=True)
 class AlertmanagerConfig:
     """Escalations posted to Prometheus Alertmanager; an empty url turns it off.
@@ -215,11 +184,11 @@ class AlertmanagerConfig:
     `labels` are static labels added to every alert; `host` among them replaces the host name.
     """
 
-    url: str = attrs.field(default="", validator=_http_url)
+    url: str = attrs.field(default="", validator=http_url)
     min_severity: str = attrs.field(default="warning", validator=_severity)
-    resend_interval: float = attrs.field(default=60.0, validator=_between(1.0, 86400.0))
-    timeout: float = attrs.field(default=5.0, validator=_between(0.1, 60.0))
-    labels: tuple[tuple[str, str], ...] = attrs.field(default=(), validator=_labels)
+    resend_interval: float = attrs.field(default=60.0, validator=within(1.0, 86400.0))
+    timeout: float = attrs.field(default=5.0, validator=within(0.1, 60.0))
+    labels: tuple[tuple[str, str], ...] = attrs.field(default=(), validator=labels)
 
 
 @attrs.frozen(kw_only=True)
@@ -233,9 +202,9 @@ class MetricsConfig:
 class StoreConfig:
     """Retention: events older than `keep_days` and the oldest beyond `max_mb` are pruned."""
 
-    keep_days: float = attrs.field(default=14.0, validator=_between(0.001, 3650.0))
-    max_mb: float = attrs.field(default=512.0, validator=_between(1.0, 1048576.0))
-    prune_every: float = attrs.field(default=600.0, validator=_between(1.0, 86400.0))
+    keep_days: float = attrs.field(default=14.0, validator=within(0.001, 3650.0))
+    max_mb: float = attrs.field(default=512.0, validator=within(1.0, 1048576.0))
+    prune_every: float = attrs.field(default=600.0, validator=within(1.0, 86400.0))
 
 
 @attrs.frozen(kw_only=True)
