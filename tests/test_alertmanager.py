@@ -343,7 +343,7 @@ def test_steward_check_refuses_a_bad_alertmanager_url_in_one_line(tmp_path: Path
         ('url = "http://"', "alertmanager.url", "with a host"),
         ('min_severity = "loud"', "alertmanager.min_severity", "severity must be one of"),
         ("resend_interval = 0.5", "alertmanager.resend_interval", "must be at least 1, not 0.5"),
-        ("resend_interval = nan", "alertmanager.resend_interval", "must be a finite number, not nan"),
+        ("resend_interval = nan", "alertmanager.resend_interval", "a finite number, not nan"),
         ("timeout = inf", "alertmanager.timeout", "must be a finite number, not inf"),
         ('labels = { alertname = "x" }', "alertmanager.labels", "'alertname' is set by Steward"),
         ('labels = { "bad-name" = "x" }', "alertmanager.labels", "'bad-name' is not a valid"),
