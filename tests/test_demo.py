@@ -21,15 +21,17 @@ SHOWN_WITHIN = 60.0  # seconds from `demo up` returning; the issue asks for "wit
 
 # Each simulated problem, as words that must all be on one line of the PM pane.
 PROBLEMS = {
-    "backend tests red": ("ERROR", "backend:0.0", "qa.run_failed", "1 failed, 3 passed"),
+    # The feed: "HH:MM SEV session:w.p message #id"; the header: "session state since ...".
+    "backend tests red": ("ERR", "backend:0.0", "1 failed, 3 passed"),
     # qa.run_passed, or qa.recovered after the red run
     "backend tests green": ("backend:0.0", "python -m pytest -q", "4 passed"),
-    "rollout stalls": ("WARNING", "deploy:0.0", "deploy.rollout_stalled", 'deployment "api"'),
+    "rollout stalls": ("WARN", "deploy:0.0", 'deployment "api"', "has not moved"),
     # deploy.rollout_deadline or generic.error_line: one fingerprint, whichever came first
-    "rollout fails": ("ERROR", "deploy:0.0", "api", "exceeded its progress deadline"),
-    "agent at approval": ("WARNING", "agent:0.0", "Do you want to proceed?"),
-    "build goes silent": ("WARNING", "build:0.0", "state.stalled"),
-    "quiet goes idle": ("quiet:0.0", "state.idle"),
+    "rollout fails": ("ERR", "deploy:0.0", "api", "exceeded its progress deadline"),
+    "agent at approval": ("WARN", "agent:0.0", "Do you want to proceed?"),
+    "build goes silent": ("WARN", "build:0.0", "stalled"),
+    # Idle is no alert: the header row of the session says it.
+    "quiet goes idle": ("quiet ", "idle"),
 }
 
 
