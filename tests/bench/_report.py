@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 CONFIG_NOTE = (
-    "defaults except: notify.rate_per_minute=100000, policy.cooldown=0, policy.group_wait=0, "
+    "defaults except: notify.rate_per_minute=10000, policy.cooldown=0, policy.group_wait=0, "
     "policy.group_interval=0, summary.interval=0"
 )
 

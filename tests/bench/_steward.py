@@ -32,7 +32,7 @@ session = "pm"
 [summary]
 interval = 0
 [notify]
-rate_per_minute = 100000
+rate_per_minute = 10000
 [policy]
 # Markers in one pane share a fingerprint (their uuids are masked): no cooldown, no grouping.
 cooldown = 0.0
