@@ -7,6 +7,7 @@ import errno
 import os
 import random
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -219,8 +220,12 @@ class FullDisk:
         return written
 
     def unmount(self) -> None:
+        """Copy what Steward left on the tmpfs to `<home>-copy` (to read later), then unmount."""
         self.filler.unlink(missing_ok=True)
         if self.mounted:
+            with contextlib.suppress(OSError):
+                shutil.copytree(self.home, self.home.with_name(self.home.name + "-copy"),
+                                ignore_dangling_symlinks=True)
             subprocess.run(["umount", "-l", str(self.home)], capture_output=True, timeout=30,
                            check=False)
             self.mounted = False
