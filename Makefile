@@ -12,7 +12,7 @@ RUNTIME_PACKAGES := tmux python3-venv
 TEST_PACKAGES := $(RUNTIME_PACKAGES) libnotify-bin dbus dbus-x11 libdbus-1-dev libglib2.0-dev \
 	pkg-config prometheus-alertmanager
 
-.PHONY: up down status test check lint typecheck bench eval clean demo demo-down screenshots \
+.PHONY: up down status test check lint typecheck bench soak eval clean demo demo-down screenshots \
 	system-runtime system-test
 
 system-runtime:
@@ -58,6 +58,10 @@ eval: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) tests/bench/steward_bench.py
+
+# Churn, a flood, SIGKILLs, a SIGSTOP and a full disk on 20 sessions (SOAK_SECONDS, default 600).
+soak: $(VENV)/.dev
+	$(PY) tests/soak/steward_soak.py
 
 # A simulated team on its own tmux server (socket steward-demo), state in .demo/.
 demo: $(VENV)/.runtime system-runtime
