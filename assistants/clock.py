@@ -60,6 +60,7 @@ class Clock:
             control_lock=str(home.run_dir / "control.lock"),
         )
         self.sessions: dict[str, _Session] = {}
+        self._retiring: set[str] = set()  # jobs of gone sessions: paused, then removed
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)  # a slow assistant misses a wake-up, never the clock
         self._ticker = Ticker(on_error=lambda name, exc: log.error("job %s: %r", name, exc))
@@ -84,15 +85,18 @@ class Clock:
         found = {r.socket.name: r for r in registrations(self.home.run_dir)}
         for key in set(self.sessions) - set(found):
             del self.sessions[key]
-            self._ticker.remove(key)
+            self._retiring.add(key)
+        self._retiring = {
+            k for k in self._retiring if k not in found and not self._ticker.retire(k)
+        }
         for key, reg in found.items():
             known = self.sessions.get(key)
             if known is not None and known.reg == reg:
                 continue
-            self.sessions[key] = _Session(reg)
-            self._ticker.remove(key)
-            self._ticker.every(key, self.interval, functools.partial(self.wake, key),
-                               phase=reg.phase)
+            self.sessions[key] = _Session(reg)  # a new assistant of the session: its job stays
+            if not self._ticker.has(key):
+                self._ticker.every(key, self.interval, functools.partial(self.wake, key),
+                                   phase=reg.phase)
 
     def _rows(self, session: str) -> list[str] | None:
         if not self.config.capture.control_mode:

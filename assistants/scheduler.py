@@ -70,10 +70,28 @@ class Ticker:
         """Block, running jobs, until `stop()`."""
         self._scheduler.start()
 
-    def remove(self, name: str) -> None:
-        """Drop the job `name`, if there is one."""
-        if self._scheduler.get_job(name) is not None:
+    def has(self, name: str) -> bool:
+        """Whether the job `name` is there and running (not paused)."""
+        job = self._scheduler.get_job(name)
+        # A job added before the scheduler started has no next run time yet.
+        if job is not None and getattr(job, "next_run_time", True) is None:
+            job.resume()  # retired a moment ago, and wanted again
+        return job is not None
+
+    def retire(self, name: str) -> bool:
+        """Stop the job `name`: paused at once, removed at a later call; True once it is gone.
+
+        A job removed while the scheduler runs a batch of due jobs that holds it makes
+        APScheduler fail on it; a paused job is in no batch, so removing it later is safe.
+        """
+        job = self._scheduler.get_job(name)
+        if job is None:
+            return True
+        if not self._scheduler.running or getattr(job, "next_run_time", True) is None:
             self._scheduler.remove_job(name)
+            return True
+        job.pause()
+        return False
 
     def stop(self) -> None:
         if self._scheduler.running:

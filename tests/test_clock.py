@@ -79,3 +79,35 @@ def test_the_clock_wakes_a_session_and_the_session_goes_on_without_it(
             proc.wait(10)
     # A stopped assistant takes its socket and registration with it.
     assert registrations(state / "run") == []
+
+
+def test_the_clock_follows_sessions_that_come_and_go(
+    server: libtmux.Server, home: tuple[Path, Path, dict[str, str]]
+) -> None:
+    from assistants.clock import Clock
+    from escalation.core.config import load_config
+    from escalation.core.paths import StewardHome
+
+    state, config, env = home
+    os.environ["STEWARD_HOME"] = str(state)
+    clock = Clock(load_config(str(config)), StewardHome(root=state).ensure())
+    assistants = []
+    try:
+        for name in ("a", "b"):
+            server.new_session(name)
+            assistants.append(_start(config, env, "session", name))
+        retry_until(lambda: len(registrations(state / "run")) == 2, 15)
+        clock.rescan()
+        assert {s.reg.session for s in clock.sessions.values()} == {"a", "b"}
+        gone = assistants.pop()
+        gone.terminate()
+        gone.wait(10)
+        clock.rescan()  # b's job goes (paused first while the scheduler runs a batch)
+        assert {s.reg.session for s in clock.sessions.values()} == {"a"}
+        clock.rescan()
+        assert clock._retiring == set()
+    finally:
+        for proc in assistants:
+            proc.terminate()
+            proc.wait(10)
+        os.environ.pop("STEWARD_HOME", None)
