@@ -15,8 +15,6 @@ from escalation.core.events import Severity
 from escalation.core.notice import Channel, Notice
 from escalation.core.tmux import Tmux
 from escalation.sinks.base import Sink
-from escalation.sinks.desktop import DesktopSink
-from escalation.sinks.pm import DisplaySink
 
 __all__ = ["Alarm"]
 
@@ -27,14 +25,28 @@ class Alarm:
     """One fault at a time, told once when it begins and once when it ends."""
 
     def __init__(self, config: Config, tmux: Tmux) -> None:
-        self.sinks: list[Sink] = [DisplaySink(tmux, config.pm.session)]
-        if config.notify.desktop:
-            self.sinks.append(DesktopSink(
-                app_name=config.notify.app_name,
-                bus_address=os.environ.get("DBUS_SESSION_BUS_ADDRESS"),
-            ))
+        self._config = config
+        self._tmux = tmux
+        self._sinks: list[Sink] | None = None
         self.raised: str | None = None
         self.told: list[tuple[Channel, str]] = []  # what reached whom, newest last
+
+    @property
+    def sinks(self) -> list[Sink]:
+        """The PM's clients and the desktop; made at the first fault, so that an assistant
+        that never has one never loads notify-py and D-Bus (a few MiB each process)."""
+        if self._sinks is None:
+            from escalation.sinks.desktop import DesktopSink
+            from escalation.sinks.pm import DisplaySink
+
+            config = self._config
+            self._sinks = [DisplaySink(self._tmux, config.pm.session)]
+            if config.notify.desktop:
+                self._sinks.append(DesktopSink(
+                    app_name=config.notify.app_name,
+                    bus_address=os.environ.get("DBUS_SESSION_BUS_ADDRESS"),
+                ))
+        return self._sinks
 
     def _tell(self, text: str, severity: Severity, title: str, now: float) -> None:
         notice = Notice(key="", channel=Channel.DISPLAY, severity=severity, title=title,
