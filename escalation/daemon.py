@@ -293,11 +293,17 @@ class Daemon:
         return busy
 
     def resume(self, now: float) -> None:
-        """After a restart: the policy's state, and reports claimed but never typed."""
+        """After a restart: the policy's state, log lines and reports claimed but never written.
+
+        A log line that could not be written (a full disk) waits in memory; if the daemon
+        was restarted meanwhile (its heartbeat could not be written either), the store's
+        claim says what is still to write.
+        """
         window = max(self.config.policy.cooldown, self.config.policy.escalate_after, 60.0)
         self.policy.restore(
             self.store.deliveries(since=now - window), self.store.open_events(since=now - window)
         )
+        self._log_retry.extend(self.store.undelivered(Channel.LOG, since=now - KEYS_REQUEUE))
         if self.keys is not None:
             for notice in self.store.undelivered(Channel.KEYS, since=now - KEYS_REQUEUE):
                 self.keys.deliver(notice)

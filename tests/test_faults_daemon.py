@@ -255,3 +255,26 @@ def test_an_old_store_is_vacuumed_once_then_in_steps(tmp_path: Path) -> None:
         assert report.events == 2000 and report.vacuumed
         assert store._pragma("auto_vacuum") == 2  # converted: later prunes free in steps
         assert db.stat().st_size < 1024 * 1024
+
+
+def test_a_log_line_claimed_but_never_written_is_written_after_a_restart(
+    server: Any, tmp_path: Path
+) -> None:
+    # The daemon could not write the log (here: a folder stands where the file goes; on a
+    # full disk the same), and was restarted before it could: the store's claim remains.
+    server.cmd("new-session", "-d", "-s", "pm", "cat")
+    cfg = config(server)
+    home = home_in(tmp_path / "home")
+    home.log_file.mkdir(parents=True)
+    d = daemon(cfg, home)
+    d.store.add_events([error("api", "Error: written after the restart")])
+    d.cycle(time.time())
+    assert "written after the restart" not in log_text(home)
+    d.store.close()  # gone, with the lines it kept in memory
+    home.log_file.rmdir()
+    again = daemon(cfg, home)
+    again.resume(time.time())
+    retry_until(lambda: again.cycle(time.time()) >= 0
+                and "written after the restart" in log_text(home), 5)
+    assert log_text(home).count("written after the restart") == 1
+    again.store.close()
