@@ -18,19 +18,12 @@ from typing import BinaryIO, TextIO
 from .board import SessionRow
 from .core.events import Severity
 from .core.sanitize import sanitize
-from .feed import Attention, Entry, fit, to_entry
+from .feed import COLORS, RESET, Attention, Entry, fit, to_entry
 from .header import header_lines
 from .sinks.log import parse_line
 
 __all__ = ["COLORS", "RESET", "LogFollower", "follow", "render", "stream", "watch"]
 
-COLORS = {
-    Severity.INFO: "\x1b[2m",  # faint
-    Severity.WARNING: "\x1b[33m",  # yellow
-    Severity.ERROR: "\x1b[31m",  # red
-    Severity.CRITICAL: "\x1b[1;97;41m",  # bold white on red
-}
-RESET = "\x1b[0m"
 _CHUNK = 64 * 1024
 
 
