@@ -75,7 +75,8 @@ class DeployAnalyzer:
     """Follows the deployments of one pane: each deploy hit a finding, a stuck rollout a warning."""
 
     def __init__(self, ruleset: RuleSet, *, stalled_after: float) -> None:
-        self.ruleset = ruleset.only("deploy") if "deploy" in ruleset.packs else ruleset
+        narrow = "deploy" in ruleset.packs and ruleset.packs != ("deploy",)
+        self.ruleset = ruleset.only("deploy") if narrow else ruleset  # as QAAnalyzer does
         self.stalled_after = stalled_after
         self._matcher: Matcher = self.ruleset.matcher()
         self._rollouts: dict[str, _Rollout] = {}

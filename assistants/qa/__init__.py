@@ -34,7 +34,10 @@ class QAAnalyzer:
     """Follows the test runs of one pane: one finding per finished run."""
 
     def __init__(self, ruleset: RuleSet) -> None:
-        self.ruleset = ruleset.only("qa") if "qa" in ruleset.packs else ruleset
+        # The qa assistant passes the qa pack alone, used as it is (one compiled set for every
+        # pane); a set of other packs too is narrowed to it, which compiles it anew.
+        narrow = "qa" in ruleset.packs and ruleset.packs != ("qa",)
+        self.ruleset = ruleset.only("qa") if narrow else ruleset
         self._matcher: Matcher = self.ruleset.matcher()
         self._run: _Run | None = None
         self._command = ""  # the last echoed test command not yet taken by a run
