@@ -26,8 +26,12 @@ sys.path.insert(0, str(HERE.parent))
 import _corpus  # noqa: E402  # the tests' own harness, beside this folder
 from _stack import Stack  # noqa: E402
 
-BATCH = 16
-SETTLE = 9.0  # seconds after the last transcript of a batch was printed
+from assistants.qa import QUIET  # noqa: E402  # after the path above
+
+BATCH = 32
+# Seconds after a batch was printed: as long as Steward itself waits before it judges a run
+# that printed failures but no summary (QA's QUIET), plus a capture or two.
+SETTLE = QUIET + 6.0
 WARNING = 20
 
 
