@@ -59,8 +59,8 @@ class SessionAssistant(Assistant):
         if rows:
             try:
                 return [PaneInfo.parse(row) for row in rows]
-            except TmuxError:
-                pass  # a row the clock read half: list the panes here
+            except TmuxError as exc:  # a row the clock read half: list the panes here instead
+                log.debug("%s: the clock's rows do not parse (%s); listing panes", self.name, exc)
         return self.tmux.panes(self.session)
 
     def step(self, now: float) -> list[Event]:
