@@ -12,6 +12,7 @@ from types import FrameType
 from escalation.core.config import Config
 from escalation.core.errors import StoreError, TmuxError
 from escalation.core.events import Event, Kind, Severity, new_event
+from escalation.core.memory import trim
 from escalation.core.paths import StewardHome
 from escalation.core.store import FeedBatch, Heartbeat, PaneRecord, Store
 from escalation.core.tmux import Tmux
@@ -270,6 +271,7 @@ class Assistant:
         records = list(self.records(now))
         if records:
             self.store.save_panes(records)
+        trim()  # what a burst of output left free goes back to the system
 
     def beat(self, now: float) -> None:
         self._last_beat = now
@@ -306,6 +308,7 @@ class Assistant:
             self.config.capture.interval,
             self.phase,
         )
+        trim()  # compiling the rule packs left megabytes free
         try:
             ticker.run()
         finally:

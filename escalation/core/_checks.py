@@ -1,5 +1,5 @@
 """The validators behind every config value's range: finite numbers within bounds, tmux names,
-pack names and file paths; each raises ValueError("field: reason") for cattrs to report."""
+pack names and file paths; each raises ValueError("field: reason"), reported at that key."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
-import cattrs
 
 from ._checks import (
     DAY,
@@ -228,48 +227,84 @@ class Config:
     source: str = ""
 
 
-def _strict(kind: type[T], name: str) -> Callable[[Any, type[T]], T]:
-    def hook(value: Any, _type: type[T]) -> T:
-        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)  # type: ignore[return-value]  # an int is a fine float
-        if not ok:
-            raise TypeError(f"expected {name}, got {type(value).__name__} {short(value)}")
-        return value  # type: ignore[no-any-return]  # checked by isinstance above
+class _Invalid(Exception):
+    """A value that does not fit its field: the dotted key and what is wrong."""
 
-    return hook
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(key, reason)
+        self.key = key
+        self.reason = reason
 
 
-def _converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    conv.register_structure_hook(str, _strict(str, "a string"))
-    conv.register_structure_hook(int, _strict(int, "an integer"))
-    conv.register_structure_hook(float, _strict(float, "a number"))
-    conv.register_structure_hook(bool, _strict(bool, "true or false"))
-    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
-    conv.register_structure_hook_func(lambda t: t == tuple[tuple[str, str], ...], _string_table)
-    return conv
+_SCALARS: dict[type, str] = {str: "a string", int: "an integer", float: "a number",
+                             bool: "true or false"}
+_FIELD_REASON = re.compile(r"^(\w+(?:\[\d+\])?): (.*)$", re.S)
 
 
-def _string_table(value: Any, _type: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"expected a table of strings, got {type(value).__name__} {value!r}")
-    for key, item in value.items():
-        if not isinstance(item, str):
-            raise TypeError(f"expected a table of strings, {key} is {item!r}")
-    return tuple(sorted(value.items()))
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
 
 
-def _strings(value: Any, _type: Any) -> tuple[str, ...]:
+def _scalar(value: Any, kind: type, key: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # an int is a fine float
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise _Invalid(key, f"expected {_SCALARS[kind]}, got {type(value).__name__} {short(value)}")
+    return value
+
+
+def _strings(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise TypeError(f"expected a list of strings, got {type(value).__name__} {short(value)}")
+        got = f"{type(value).__name__} {short(value)}"
+        raise _Invalid(key, f"expected a list of strings, got {got}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise TypeError(f"expected a list of strings, item {i} is {short(item)}")
+            raise _Invalid(key, f"expected a list of strings, item {i} is {short(item)}")
     return tuple(value)
 
 
-_CONVERTER = _converter()
+def _string_table(value: Any, key: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise _Invalid(key, f"expected a table of strings, got {type(value).__name__} {value!r}")
+    for name, item in value.items():
+        if not isinstance(item, str):
+            raise _Invalid(key, f"expected a table of strings, {name} is {item!r}")
+    return tuple(sorted(value.items()))
+
+
+def _value(kind: Any, value: Any, key: str) -> Any:
+    if attrs.has(kind):
+        if not isinstance(value, Mapping):
+            raise _Invalid(key, f"expected a table, got {type(value).__name__} {short(value)}")
+        return _structure(kind, value, key)
+    if kind in _SCALARS:
+        return _scalar(value, kind, key)
+    if kind == tuple[str, ...]:
+        return _strings(value, key)
+    if kind == tuple[tuple[str, str], ...]:
+        return _string_table(value, key)
+    raise TypeError(f"config field {key} has a type the loader does not know: {kind!r}")
+
+
+def _structure(cls: type[T], data: Mapping[str, Any], key: str = "") -> T:
+    """An instance of the attrs class `cls` from TOML data; _Invalid names the first fault.
+
+    Fields are read in their order, then unknown keys are refused; the classes' validators
+    raise ValueError("field: reason"), reported at that field's key.
+    """
+    fields = attrs.fields_dict(attrs.resolve_types(cls))  # type: ignore[type-var,arg-type]
+    kwargs = {name: _value(f.type, data[name], _join(key, name))
+              for name, f in fields.items() if name in data}
+    for name in data:
+        if name not in fields or not fields[name].init:
+            raise _Invalid(_join(key, name), "unknown key")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        match = _FIELD_REASON.match(str(exc))
+        if match is None:
+            raise _Invalid(key, str(exc) or f"invalid value ({type(exc).__name__})") from None
+        raise _Invalid(_join(key, match[1]), match[2]) from None
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,34 +336,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"malformed TOML: {exc}", file=file) from None
 
 
-def _first_error(exc: BaseException) -> tuple[str, str]:
-    """(key, reason) of the first leaf error in a cattrs exception group."""
-    messages = cattrs.transform_error(exc, path="$", format_exception=_describe)
-    if not messages:
-        return "", str(exc)
-    msg = messages[0]
-    reason, _, where = msg.rpartition(" @ ")
-    key = where.removeprefix("$").lstrip(".")
-    if reason.startswith("extra fields found (") and reason.endswith(")"):
-        extra = reason[len("extra fields found (") : -1].split(", ")[0]
-        key = f"{key}.{extra}" if key else extra
-        reason = "unknown key"
-    elif re.match(r"^\w+(?:\[\d+\])?: ", reason):
-        field, _, reason = reason.partition(": ")
-        key = f"{key}.{field}" if key else field
-    return key, reason
-
-
-def _describe(exc: BaseException, _type: Any) -> str:
-    if isinstance(exc, KeyError):
-        return "required key missing"
-    if isinstance(exc, TypeError | ValueError) and str(exc):
-        return str(exc)
-    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return f"extra fields found ({', '.join(sorted(exc.extra_fields))})"
-    return f"invalid value ({type(exc).__name__})"
-
-
 def default_config_path() -> Path:
     """The built-in defaults shipped in `conf/steward.toml`."""
     return conf_dir() / "steward.toml"
@@ -357,8 +364,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         _check(user, str(user_path))
         data = _merge(data, user)
         source = str(user_path)
-    _check(data, source)
-    config = attrs.evolve(_CONVERTER.structure(data, Config), source=source)
+    config = attrs.evolve(_check(data, source), source=source)
     if config.pm.mode == "send-keys" and not config.pm.target:
         raise ConfigError("required when pm.mode is send-keys", file=source, key="pm.target")
     _check_rule_files(config)
@@ -380,7 +386,8 @@ def _check_rule_files(config: Config) -> None:
         raise ConfigError(reason, file=config.source, key=f"rules.files[{i}]")
 
 
-def _check(data: Mapping[str, Any], file: str) -> None:
+def _check(data: Mapping[str, Any], file: str) -> Config:
+    """The Config that `data` describes; a fault is a ConfigError naming `file` and the key."""
     sections = {f.name for f in attrs.fields(Config)} - {"source"}
     for key, value in data.items():
         if key in sections and not isinstance(value, Mapping):
@@ -388,7 +395,6 @@ def _check(data: Mapping[str, Any], file: str) -> None:
         if key not in sections:
             raise ConfigError("unknown key", file=file, key=key)
     try:
-        _CONVERTER.structure(data, Config)
-    except Exception as exc:  # cattrs raises ClassValidationError groups of anything
-        key, reason = _first_error(exc)
-        raise ConfigError(reason, file=file, key=key or None) from None
+        return _structure(Config, data)
+    except _Invalid as exc:
+        raise ConfigError(exc.reason, file=file, key=exc.key or None) from None

@@ -24,14 +24,13 @@ from __future__ import annotations
 import functools
 import os
 import re
-import secrets
 import select
-import shutil
 import subprocess
 import threading
 import time
 import weakref
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import TmuxError
 
@@ -77,6 +76,15 @@ def command_line(args: Sequence[str]) -> str:
     return " ".join(";" if a == ";" else quote(a) for a in args)
 
 
+def which(name: str) -> str | None:
+    """The executable `name` on PATH, as `shutil.which` finds it (without shutil's imports)."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = Path(folder or ".") / name
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    return None
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """End a control client: EOF on its stdin detaches it; kill it if it lingers."""
     if proc.poll() is None:
@@ -102,14 +110,14 @@ class ControlClient:
     """One `tmux -C attach-session` to `session`; `cmd` runs commands through it, one at a time."""
 
     def __init__(self, server_args: Sequence[str], session: str, *, timeout: float = 5.0) -> None:
-        binary = shutil.which("tmux")
+        binary = which("tmux")
         if binary is None:
             raise ControlLost("tmux is not installed")
         self.session = session
         self.timeout = timeout
         self._lock = threading.Lock()
         self._buf = bytearray()
-        self._nonce = f"steward-control-{secrets.token_hex(8)}"
+        self._nonce = f"steward-control-{os.urandom(8).hex()}"
         self._count = 0
         self._closed = False
         # -N: attaching must never start a server of its own.

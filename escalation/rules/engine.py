@@ -43,10 +43,10 @@ class _Compiled:
 
     def __init__(self, rule: Rule) -> None:
         def comp(texts: tuple[str, ...], key: str) -> tuple[Pattern, ...]:
-            return tuple(
+            # Checked now (a fault names the rule), compiled again at first use.
+            for i, t in enumerate(texts):
                 compile_pattern(t, key=f"rules.{rule.id}.{key}[{i}]", rule=rule.id)
-                for i, t in enumerate(texts)
-            )
+            return tuple(Pattern(t, lazy=True) for t in texts)
 
         self.rule = rule
         self.patterns = comp(rule.patterns, "patterns")

@@ -35,6 +35,10 @@ UNBOUNDED = (
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
+# A PatternSet's program budget grows in these steps; its automaton gets _SET_AUTOMATON more.
+_SET_STEP = 256 << 10
+_SET_MAX = 64 << 20
+_SET_AUTOMATON = 1 << 20
 
 _CONTROL: dict[int, str | None] = dict.fromkeys([*range(32), 127, *range(128, 160)])
 _CONTROL[9] = " "
@@ -134,24 +138,36 @@ class Hit:
 
 
 class Pattern:
-    """One compiled re2 pattern (linear time, whatever the input)."""
+    """One re2 pattern (linear time, whatever the input).
 
-    __slots__ = ("_regexp", "groups", "text")
+    A `lazy` pattern compiles at its first use: most rules never fire on most panes, and
+    each compiled re2 program holds memory in every assistant process.
+    """
 
-    def __init__(self, text: str) -> None:
+    __slots__ = ("_regexp", "text")
+
+    def __init__(self, text: str, *, lazy: bool = False) -> None:
         self.text = text
-        self._regexp: Any = re2.compile(text, _OPTIONS)
-        self.groups: frozenset[str] = frozenset(self._regexp.groupindex)
+        self._regexp: Any = None if lazy else re2.compile(text, _OPTIONS)
+
+    def _compiled(self) -> Any:
+        if self._regexp is None:
+            self._regexp = re2.compile(self.text, _OPTIONS)
+        return self._regexp
+
+    @property
+    def groups(self) -> frozenset[str]:
+        return frozenset(self._compiled().groupindex)
 
     def search(self, line: str) -> dict[str, str] | None:
         """The named groups that took part in a match of `line`, or None without a match."""
-        found = self._regexp.search(line)
+        found = self._compiled().search(line)
         if found is None:
             return None
         return {k: v for k, v in found.groupdict().items() if v is not None}
 
     def matches(self, line: str) -> bool:
-        return self._regexp.search(line) is not None
+        return self._compiled().search(line) is not None
 
 
 class PatternSet:
@@ -160,12 +176,22 @@ class PatternSet:
     __slots__ = ("_set", "size")
 
     def __init__(self, texts: Iterable[str]) -> None:
-        self._set: Any = re2.Set.SearchSet(_OPTIONS)
-        self.size = 0
-        for text in texts:
-            self._set.Add(text)
-            self.size += 1
-        self._set.Compile()
+        patterns = list(texts)
+        self.size = len(patterns)
+        self._set: Any = None
+        # re2 gives a program `max_mem` bytes, and its matching automaton what the program
+        # leaves of them; with re2's default (8 MiB) the automaton of a pack's Set grows to
+        # about 7 MiB in every assistant.  The smallest budget that compiles, plus room for
+        # the automaton, keeps the memory bounded with no loss of speed on terminal text.
+        budget = _SET_STEP
+        while self._set is None:  # bounded: _SET_MAX
+            try:
+                self._set = _compiled_set(patterns, budget)
+            except re2.error:
+                if budget >= _SET_MAX:
+                    raise
+                budget += _SET_STEP
+        self._set = _compiled_set(patterns, budget + _SET_AUTOMATON)
 
     def match(self, line: str) -> list[int]:
         """Indexes of the patterns that match `line`, in ascending order."""
@@ -173,6 +199,17 @@ class PatternSet:
             return []
         found = self._set.Match(line)
         return sorted(found) if found else []
+
+
+def _compiled_set(patterns: list[str], max_mem: int) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = max_mem
+    found = re2.Set.SearchSet(options)
+    for text in patterns:
+        found.Add(text)
+    found.Compile()
+    return found
 
 
 def _is_lookaround(detail: str) -> bool:
