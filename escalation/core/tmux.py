@@ -274,32 +274,34 @@ class Tmux:
         """Cursor, joined text (history and screen), joined screen and screen rows, atomically.
 
         tmux runs the commands of one invocation back to back without reading pane
-        output in between, so the cursor and the texts describe the same moment.
+        output in between, so the cursor and the texts describe the same moment.  Through
+        the control client each command answers in a block of its own; a tmux process
+        prints them all in one stream, told apart by marker lines.
         """
-        mark = ["display-message", "-p", "-t", pane_id, READ_MARK]
-        out = self.cmd(
-            "display-message", "-p", "-t", pane_id, TEXT_FORMAT, ";",
-            *mark, ";", "capture-pane", "-p", "-J", "-t", pane_id, ";",
-            *mark, ";", "capture-pane", "-p", "-t", pane_id, ";",
-            *mark, ";", "capture-pane", "-p", "-J", "-t", pane_id, "-S", str(-history_lines), ";",
-            *mark,
-        )  # fmt: skip
-        if len(out) < 5 or out[1] != READ_MARK or out[-1] != READ_MARK:
-            raise TmuxError(f"tmux read {pane_id}: unexpected output")
-        state, *rest = out
+        reads = [
+            ["display-message", "-p", "-t", pane_id, TEXT_FORMAT],
+            ["capture-pane", "-p", "-J", "-t", pane_id],
+            ["capture-pane", "-p", "-t", pane_id],
+            ["capture-pane", "-p", "-J", "-t", pane_id, "-S", str(-history_lines)],
+        ]
+        control = self._control_for(reads[0])
+        if control is not None:
+            try:
+                blocks = control.blocks(*_joined(reads))
+            except ControlLost as exc:
+                with self._control_lock:
+                    if self._control is control:
+                        self._drop_control()
+                raise TmuxError(f"tmux read {pane_id}: {exc}") from None
+            if len(blocks) != len(reads) or len(blocks[0]) != 1:
+                raise TmuxError(f"tmux read {pane_id}: unexpected output")
+            state, screen, rows, lines = blocks[0][0], blocks[1], blocks[2], blocks[3]
+        else:
+            state, screen, rows, lines = self._read_marked(pane_id, reads)
         parts = state.split(SEP)
         if len(parts) != len(TEXT_FIELDS):
             raise TmuxError(f"tmux read {pane_id}: unexpected state {state!r}")
         f = dict(zip(TEXT_FIELDS, parts, strict=True))
-        blocks: list[list[str]] = []
-        for line in rest:
-            if line == READ_MARK:
-                blocks.append([])
-            else:
-                blocks[-1].append(line)
-        if len(blocks) != 4 or blocks[-1]:
-            raise TmuxError(f"tmux read {pane_id}: unexpected output")
-        screen, rows, lines = blocks[0], blocks[1], blocks[2]
         return PaneText(
             lines=tuple(lines),
             screen=tuple(screen),
@@ -312,3 +314,32 @@ class Tmux:
             width=to_int(f["pane_width"]),
             alternate=f["alternate_on"] == "1",
         )
+
+    def _read_marked(
+        self, pane_id: str, reads: list[list[str]]
+    ) -> tuple[str, list[str], list[str], list[str]]:
+        """`read_pane`'s commands through a tmux process, a marker line after each capture."""
+        mark = ["display-message", "-p", "-t", pane_id, READ_MARK]
+        out = self.cmd(*_joined([reads[0], mark, reads[1], mark, reads[2], mark, reads[3], mark]))
+        if len(out) < 5 or out[1] != READ_MARK or out[-1] != READ_MARK:
+            raise TmuxError(f"tmux read {pane_id}: unexpected output")
+        state, *rest = out
+        blocks: list[list[str]] = []
+        for line in rest:
+            if line == READ_MARK:
+                blocks.append([])
+            else:
+                blocks[-1].append(line)
+        if len(blocks) != 4 or blocks[-1]:
+            raise TmuxError(f"tmux read {pane_id}: unexpected output")
+        return state, blocks[0], blocks[1], blocks[2]
+
+
+def _joined(commands: Sequence[Sequence[str]]) -> list[str]:
+    """Commands as one argument list, a bare ";" between them."""
+    out: list[str] = []
+    for command in commands:
+        if out:
+            out.append(";")
+        out += command
+    return out

@@ -85,6 +85,16 @@ def which(name: str) -> str | None:
     return None
 
 
+def _text(lines: Sequence[bytes]) -> str:
+    """Output lines as text, read as Python's text pipes read tmux's stdout (universal newlines)."""
+    stream = b"\n".join(lines).decode("utf-8", "backslashreplace")
+    return stream.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _message(errors: Sequence[bytes]) -> str:
+    return errors[0].decode("utf-8", "backslashreplace").removeprefix(_PARSE_ERROR)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """End a control client: EOF on its stdin detaches it; kill it if it lingers."""
     if proc.poll() is None:
@@ -170,6 +180,26 @@ class ControlClient:
         Like `tmux <args>`: the output of every command up to the first that fails, trailing
         empty lines dropped; ControlLost (the client is then closed) when no answer comes.
         """
+        blocks, errors = self._run(args)
+        if check and errors:
+            raise TmuxError(f"tmux {args[0]}: {_message(errors)}")
+        lines = _text([line for block in blocks for line in block]).split("\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        return lines
+
+    def blocks(self, *args: str) -> list[list[str]]:
+        """Run `;`-separated commands in one line; each one's output lines, empty ones kept.
+
+        tmux answers every command with a block of its own, so no marker is needed to tell
+        one command's output from the next one's.  TmuxError when any command failed.
+        """
+        blocks, errors = self._run(args)
+        if errors:
+            raise TmuxError(f"tmux {args[0]}: {_message(errors)}")
+        return [_text(block).split("\n") if block else [] for block in blocks]
+
+    def _run(self, args: Sequence[str]) -> tuple[list[list[bytes]], list[bytes]]:
         line = command_line(args).encode("utf-8", "surrogateescape")
         with self._lock:
             if self._closed:
@@ -179,19 +209,10 @@ class ControlClient:
             sentinel = command_line(["display-message", "-p", nonce.decode()]).encode()
             try:
                 self._write(line + b"\n" + sentinel + b"\n")
-                out, errors = self._collect(nonce, time.monotonic() + self.timeout)
+                return self._collect(nonce, time.monotonic() + self.timeout)
             except ControlLost:
                 self._close_locked()
                 raise
-        if check and errors:
-            msg = errors[0].decode("utf-8", "backslashreplace").removeprefix(_PARSE_ERROR)
-            raise TmuxError(f"tmux {args[0]}: {msg}")
-        stream = b"".join(line + b"\n" for line in out).decode("utf-8", "backslashreplace")
-        # As Python's text pipes read tmux's stdout: universal newlines.
-        lines = stream.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        while lines and lines[-1] == "":
-            lines.pop()
-        return lines
 
     def close(self) -> None:
         """Detach (EOF on stdin) and reap the client process."""
@@ -277,15 +298,15 @@ class ControlClient:
                 raise ControlLost(f"tmux control client did not answer in {self.timeout:g} s")
             self._fill(left)
 
-    def _collect(self, nonce: bytes, deadline: float) -> tuple[list[bytes], list[bytes]]:
-        """Blocks up to the nonce's: the output of those that ended well, the first error."""
-        out: list[bytes] = []
+    def _collect(self, nonce: bytes, deadline: float) -> tuple[list[list[bytes]], list[bytes]]:
+        """Blocks up to the nonce's: the lines of each that ended well, the first error's."""
+        out: list[list[bytes]] = []
         errors: list[bytes] = []
         while True:
             ok, body = self._read_block(deadline)
             if ok and body == [nonce]:
                 return out, errors
             if ok:
-                out += body
+                out.append(body)
             elif not errors:
                 errors = body or [b"command failed"]
