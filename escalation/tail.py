@@ -207,6 +207,23 @@ def compose(
     return head + [fit(e, width, color=color) for e in tail]
 
 
+def _changes(shown: list[str] | None, screen: list[str], height: int) -> str:
+    """What to write to turn `shown` into `screen`: only the rows that changed.
+
+    Most redraws change a few rows (an age in the header, a new feed entry); rewriting only
+    those costs the terminal, and tmux that keeps it, a fraction of a whole screen.  Without
+    `shown` (first draw, new size) everything is written.
+    """
+    if shown is None:
+        return ("\x1b[H" + "\r\n".join(line + "\x1b[K" for line in screen)
+                + ("\x1b[J" if len(screen) < height else ""))
+    parts = [f"\x1b[{row + 1};1H{line}\x1b[K" for row, line in enumerate(screen)
+             if row >= len(shown) or shown[row] != line]
+    if len(screen) < len(shown):
+        parts.append(f"\x1b[{len(screen) + 1};1H\x1b[J")
+    return "".join(parts)
+
+
 def watch(
     path: Path,
     out: TextIO,
@@ -227,6 +244,7 @@ def watch(
     rows: list[SessionRow] = []
     looked = float("-inf")
     shown: list[str] = []
+    drawn = (0, 0)  # the size `shown` was drawn at
     out.write("\x1b[?1049h\x1b[?25l")
     try:
         while True:
@@ -235,11 +253,10 @@ def watch(
                 rows, looked = board(), now
             width, height = measure()
             screen = compose(rows, feed, now=now, width=width, height=height, color=color)
-            if screen != shown:
-                out.write("\x1b[H" + "\r\n".join(line + "\x1b[K" for line in screen)
-                          + ("\x1b[J" if len(screen) < height else ""))
+            if screen != shown or (width, height) != drawn:
+                out.write(_changes(shown if (width, height) == drawn else None, screen, height))
                 out.flush()
-                shown = screen
+                shown, drawn = screen, (width, height)
             if stop():
                 break
             time.sleep(poll)

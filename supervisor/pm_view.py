@@ -21,11 +21,18 @@ from escalation.tail import stream, watch
 __all__ = ["board_rows", "go", "pm_tmux", "show", "tail", "use_color"]
 
 
-def pm_tmux(config: Config) -> Tmux:
-    """The watched tmux server: the one this process runs in, else the configured one."""
+def pm_tmux(config: Config, *, home: StewardHome | None = None) -> Tmux:
+    """The watched tmux server: the one this process runs in, else the configured one.
+
+    With `home` (a long-running view), reads go through a control client attached to the
+    PM's session instead of a tmux process each.
+    """
+    control = {} if home is None or not config.capture.control_mode else {
+        "control_session": config.pm.session, "control_lock": str(home.run_dir / "control.lock")}
     if not (config.tmux.socket_name or config.tmux.socket_path) and os.environ.get("TMUX"):
-        return Tmux(socket_path=os.environ["TMUX"].split(",")[0])
-    return Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
+        return Tmux(socket_path=os.environ["TMUX"].split(",")[0], **control)
+    return Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path,
+                **control)
 
 
 def use_color(no_color_flag: bool) -> bool:
@@ -69,7 +76,7 @@ def tail(
         stream(home.log_file, sys.stdout, attention=attention, lines=lines)
         return 0
     watch(home.log_file, sys.stdout, attention=attention,
-          board=_sessions(home, pm_tmux(config)), color=color)
+          board=_sessions(home, pm_tmux(config, home=home)), color=color)
     return 0
 
 

@@ -203,7 +203,9 @@ class Tmux:
         return [str(line) for line in proc.stdout]
 
     def is_alive(self) -> bool:
-        """Whether a server answers on this socket."""
+        """Whether a server answers on this socket (an attached control client says so)."""
+        if self.control_session is not None and self._control_for(["list-sessions"]) is not None:
+            return True
         return bool(self._server.is_alive())
 
     def sessions(self) -> list[str]:
