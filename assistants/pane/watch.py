@@ -246,6 +246,8 @@ class PaneWatch:
         return events
 
     def _look_at_screen(self, delta: Delta) -> None:
+        if delta.screen == self.screen and delta.partial == self.partial:
+            return  # the same screen: the prompt and busy rules would say the same
         self.screen = delta.screen
         self.partial = delta.partial
         prompt = self.ruleset.prompt(delta.screen, delta.partial)
