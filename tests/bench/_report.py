@@ -289,6 +289,10 @@ def targets(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "rss": s["memory"]["total"].get("rss_total_mib"),
             "target": f"<= {TARGET_TOTAL_MIB:.0f} (sum of PSS: shared pages counted once)",
             "verdict": _verdict(None if total is None else total <= TARGET_TOTAL_MIB)}
+    survived = [r["steward"].get("tmux_server_survived") for r in runs]
+    out["tmux_server_survived"] = {
+        "value": f"{sum(1 for v in survived if v)}/{len(survived)} runs",
+        "verdict": _verdict(None if None in survived else all(survived))}
     big = [r for r in runs if r["n"] >= 10]
     cpu_exp = _exponent([(r["n"], r["steward"]["added_cpu_pct"]) for r in big])
     mem_exp = _exponent([(r["n"], r["steward"]["memory"]["total"].get("pss_total_mib", 0.0))

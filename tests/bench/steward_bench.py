@@ -239,7 +239,10 @@ def bench_one(n: int, args: argparse.Namespace, overhead: dict[str, float]) -> d
         idle = CpuWindow(groups={"tmux": lambda: [tmux_pid]}, children={"tmux": False})
         load_only = idle.run(min(10.0, plan.cost_window / 2))["tmux"]
         steward = run_steward(plan, work, load, counter, writer, bus, names, tmux_pid)
-        print(f"  steward done; baseline ({n} loops)", flush=True)
+        # Steward must never take the user's tmux server down (it crashed at N = 100 once).
+        survived = steward["tmux_server_survived"] = _same_server(load, tmux_pid)
+        print(f"  steward done (tmux server {'still up' if survived else 'GONE'});"
+              f" baseline ({n} loops)", flush=True)
         baseline = run_baseline(plan, work, load, counter, writer, tmux_pid)
         done = True
         return _report.one_n(plan=vars(plan), steward=steward, baseline=baseline,
@@ -253,6 +256,14 @@ def bench_one(n: int, args: argparse.Namespace, overhead: dict[str, float]) -> d
             print(f"  work files kept in {work}", flush=True)
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _same_server(load: LoadServer, pid: int) -> bool:
+    """Whether the load's tmux server is still the one that started the run."""
+    try:
+        return load.server_pid() == pid
+    except Exception:  # no server answers: it died
+        return False
 
 
 def _sigterm(signum: int, frame: FrameType | None) -> None:
