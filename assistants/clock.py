@@ -5,6 +5,9 @@ control-mode client) and wakes the session's assistant with the rows when a pane
 changed (its counters moved, or it was active a moment ago), or every few intervals to keep
 its states and heartbeat going.  Idle sessions then cost nothing, and session assistants
 load no scheduler of their own.
+
+Phases are grouped in SLOTS staggered jobs per interval: one job lists the panes of all its
+sessions on one control line (a round trip and a scheduler run per slot, not per session).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from escalation.core.config import Config
 from escalation.core.errors import TmuxError
 from escalation.core.paths import StewardHome
 from escalation.core.store import Heartbeat, Store
-from escalation.core.tmux import PANE_FORMAT, PaneInfo, Tmux
+from escalation.core.tmux import PANE_FORMAT, PaneInfo, Tmux, joined
 from escalation.core.watchdog import beat_every
 
 from .pane.reader import signature
@@ -37,6 +40,17 @@ log = logging.getLogger(__name__)
 KEEPALIVE = 2
 # Output this recent (window_activity counts whole seconds) may not have been read yet.
 RECENT = 2.0
+# Staggered jobs per capture interval; a session's phase is rounded to the nearest one.
+SLOTS = 10
+
+
+def slot_of(phase: float) -> int:
+    """The job (0..SLOTS-1) that wakes a session of this phase (0..1)."""
+    return round(phase * SLOTS) % SLOTS
+
+
+def _key(slot: int) -> str:
+    return f"slot-{slot}"
 
 
 class _Session:
@@ -60,7 +74,8 @@ class Clock:
             control_lock=str(home.run_dir / "control.lock"),
         )
         self.sessions: dict[str, _Session] = {}
-        self._retiring: set[str] = set()  # jobs of gone sessions: paused, then removed
+        self._slots: set[str] = set()  # the slot jobs added
+        self._retiring: set[str] = set()  # jobs of empty slots: paused, then removed
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)  # a slow assistant misses a wake-up, never the clock
         self._ticker = Ticker(on_error=lambda name, exc: log.error("job %s: %r", name, exc))
@@ -85,26 +100,39 @@ class Clock:
         found = {r.socket.name: r for r in registrations(self.home.run_dir)}
         for key in set(self.sessions) - set(found):
             del self.sessions[key]
-            self._retiring.add(key)
-        self._retiring = {
-            k for k in self._retiring if k not in found and not self._ticker.retire(k)
-        }
         for key, reg in found.items():
             known = self.sessions.get(key)
-            if known is not None and known.reg == reg:
-                continue
-            self.sessions[key] = _Session(reg)  # a new assistant of the session: its job stays
-            if not self._ticker.has(key):
-                self._ticker.every(key, self.interval, functools.partial(self.wake, key),
-                                   phase=reg.phase)
+            if known is None or known.reg != reg:
+                self.sessions[key] = _Session(reg)  # a new assistant of the session
+        wanted = {_key(slot_of(s.reg.phase)) for s in self.sessions.values()}
+        self._retiring |= self._slots - wanted
+        self._retiring = {k for k in self._retiring if k not in wanted
+                          and not self._ticker.retire(k)}
+        for slot in range(SLOTS):
+            key = _key(slot)
+            if key in wanted and not self._ticker.has(key):
+                self._ticker.every(key, self.interval, functools.partial(self.wake_slot, slot),
+                                   phase=slot / SLOTS)
+        self._slots = wanted
 
-    def _rows(self, session: str) -> list[str] | None:
-        if not self.config.capture.control_mode:
-            return None  # one tmux process per list would cost more than the assistant's own
+    def _rows(self, names: list[str]) -> dict[str, list[str] | None]:
+        """Each session's list-panes rows, on one control line; None where unknown."""
+        if not self.config.capture.control_mode or not names:
+            return dict.fromkeys(names)  # one tmux process per list would cost more
+        listing = [["list-panes", "-s", "-t", f"={name}", "-F", PANE_FORMAT] for name in names]
         try:
-            return self.tmux.cmd("list-panes", "-s", "-t", f"={session}", "-F", PANE_FORMAT)
+            blocks = self.tmux.blocks(*joined(listing))
+            if blocks is not None and len(blocks) == len(names):
+                return dict(zip(names, blocks, strict=True))
         except TmuxError:
-            return None  # the assistant finds out for itself (a vanished session, a dead server)
+            pass  # a session vanished, and tmux drops the rest of the line: one at a time
+        out: dict[str, list[str] | None] = {}
+        for name in names:
+            try:
+                out[name] = self.tmux.cmd("list-panes", "-s", "-t", f"={name}", "-F", PANE_FORMAT)
+            except TmuxError:
+                out[name] = None  # the assistant finds out for itself (gone session, no server)
+        return out
 
     def _changed(self, s: _Session, rows: list[str], now: float) -> bool:
         sigs: dict[str, tuple[object, ...]] = {}
@@ -120,12 +148,15 @@ class Clock:
         s.signatures = sigs
         return changed
 
-    def wake(self, key: str) -> None:
-        s = self.sessions.get(key)
-        if s is None:
-            return
+    def wake_slot(self, slot: int) -> None:
+        """Wake the sessions of one slot whose panes may have changed."""
+        due = [s for s in self.sessions.values() if slot_of(s.reg.phase) == slot]
+        rows = self._rows(sorted({s.reg.session for s in due}))
         now = time.time()
-        rows = self._rows(s.reg.session)
+        for s in due:
+            self._wake(s, rows.get(s.reg.session), now)
+
+    def _wake(self, s: _Session, rows: list[str] | None, now: float) -> None:
         if rows is not None and not self._changed(s, rows, now):
             s.quiet += 1
             if s.quiet < KEEPALIVE:

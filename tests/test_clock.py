@@ -93,19 +93,26 @@ def test_the_clock_follows_sessions_that_come_and_go(
     clock = Clock(load_config(str(config)), StewardHome(root=state).ensure())
     assistants = []
     try:
-        for name in ("a", "b"):
+        for name, phase in (("a", "0"), ("b", "0.5"), ("c", "0.52")):
             server.new_session(name)
-            assistants.append(_start(config, env, "session", name))
-        retry_until(lambda: len(registrations(state / "run")) == 2, 15)
+            assistants.append(_start(config, env, "session", name, "--phase", phase))
+        retry_until(lambda: len(registrations(state / "run")) == 3, 15)
         clock.rescan()
-        assert {s.reg.session for s in clock.sessions.values()} == {"a", "b"}
-        gone = assistants.pop()
+        assert {s.reg.session for s in clock.sessions.values()} == {"a", "b", "c"}
+        # b and c share the job of their slot; a has its own.
+        assert clock._slots == {"slot-0", "slot-5"}
+        assert clock._ticker.has("slot-0") and clock._ticker.has("slot-5")
+        rows = clock._rows(["a", "b", "c", "nosuch"])  # one line; a gone session: one at a time
+        assert rows["nosuch"] is None and all(rows[n] for n in "abc")
+        gone = assistants.pop(0)
         gone.terminate()
         gone.wait(10)
-        clock.rescan()  # b's job goes (paused first while the scheduler runs a batch)
-        assert {s.reg.session for s in clock.sessions.values()} == {"a"}
+        clock.rescan()  # a's slot job goes (paused first while the scheduler runs a batch)
+        assert {s.reg.session for s in clock.sessions.values()} == {"b", "c"}
+        assert clock._slots == {"slot-5"}
         clock.rescan()
         assert clock._retiring == set()
+        assert not clock._ticker.has("slot-0") and clock._ticker.has("slot-5")
     finally:
         for proc in assistants:
             proc.terminate()

@@ -26,7 +26,7 @@ from .tmux_control import ControlClient, ControlLost
 if TYPE_CHECKING:
     import libtmux
 
-__all__ = ["PANE_FORMAT", "PaneInfo", "PaneText", "Tmux"]
+__all__ = ["PANE_FORMAT", "PaneInfo", "PaneText", "Tmux", "joined"]
 
 # Commands that read and print, and whose answer does not depend on the client asking; only
 # these go through the control client. The rest (new-session, send-keys, display-message to
@@ -272,6 +272,22 @@ class Tmux:
         if enter:
             self.cmd("send-keys", "-t", target, "Enter")
 
+    def blocks(self, *args: str) -> list[list[str]] | None:
+        """Each command's output lines through the control client; None without one.
+
+        TmuxError when a command failed (tmux then drops the rest of the line).
+        """
+        control = self._control_for(args)
+        if control is None:
+            return None
+        try:
+            return control.blocks(*args)
+        except ControlLost as exc:
+            with self._control_lock:
+                if self._control is control:
+                    self._drop_control()
+            raise TmuxError(f"tmux {args[0]}: {exc}") from None
+
     def read_pane(self, pane_id: str, *, history_lines: int) -> PaneText:
         """Cursor, joined text (history and screen), joined screen and screen rows, atomically.
 
@@ -286,20 +302,13 @@ class Tmux:
             ["capture-pane", "-p", "-t", pane_id],
             ["capture-pane", "-p", "-J", "-t", pane_id, "-S", str(-history_lines)],
         ]
-        control = self._control_for(reads[0])
-        if control is not None:
-            try:
-                blocks = control.blocks(*_joined(reads))
-            except ControlLost as exc:
-                with self._control_lock:
-                    if self._control is control:
-                        self._drop_control()
-                raise TmuxError(f"tmux read {pane_id}: {exc}") from None
-            if len(blocks) != len(reads) or len(blocks[0]) != 1:
-                raise TmuxError(f"tmux read {pane_id}: unexpected output")
-            state, screen, rows, lines = blocks[0][0], blocks[1], blocks[2], blocks[3]
-        else:
+        blocks = self.blocks(*joined(reads))
+        if blocks is None:
             state, screen, rows, lines = self._read_marked(pane_id, reads)
+        elif len(blocks) != len(reads) or len(blocks[0]) != 1:
+            raise TmuxError(f"tmux read {pane_id}: unexpected output")
+        else:
+            state, screen, rows, lines = blocks[0][0], blocks[1], blocks[2], blocks[3]
         parts = state.split(SEP)
         if len(parts) != len(TEXT_FIELDS):
             raise TmuxError(f"tmux read {pane_id}: unexpected state {state!r}")
@@ -322,7 +331,7 @@ class Tmux:
     ) -> tuple[str, list[str], list[str], list[str]]:
         """`read_pane`'s commands through a tmux process, a marker line after each capture."""
         mark = ["display-message", "-p", "-t", pane_id, READ_MARK]
-        out = self.cmd(*_joined([reads[0], mark, reads[1], mark, reads[2], mark, reads[3], mark]))
+        out = self.cmd(*joined([reads[0], mark, reads[1], mark, reads[2], mark, reads[3], mark]))
         if len(out) < 5 or out[1] != READ_MARK or out[-1] != READ_MARK:
             raise TmuxError(f"tmux read {pane_id}: unexpected output")
         state, *rest = out
@@ -337,7 +346,7 @@ class Tmux:
         return state, blocks[0], blocks[1], blocks[2]
 
 
-def _joined(commands: Sequence[Sequence[str]]) -> list[str]:
+def joined(commands: Sequence[Sequence[str]]) -> list[str]:
     """Commands as one argument list, a bare ";" between them."""
     out: list[str] = []
     for command in commands:
