@@ -324,7 +324,9 @@ def measure(*, events: int = EVENTS, open_errors: int = OPEN_ERRORS, window: flo
         else:
             shutil.rmtree(work, ignore_errors=True)
     ratio = round(full["cpu_pct"] / empty["cpu_pct"], 2) if empty["cpu_pct"] > 0 else None
-    return {"window_s": window, "settle_s": settle, "store": store, "empty": empty,
+    return {"window_s": window, "settle_s": settle,
+            "config": "defaults except: notify.desktop=false, pm.mode=log, summary.interval=0",
+            "store": store, "empty": empty,
             "full": full, "ratio": ratio, "target_pct": TARGET_PCT,
             "met": full["cpu_pct"] <= TARGET_PCT}
 
