@@ -15,6 +15,7 @@ from _measure import Memory, percentiles
 __all__ = [
     "CONFIG_NOTE",
     "baseline_figures",
+    "daemon_idle_target",
     "one_n",
     "steward_figures",
     "table",
@@ -258,8 +259,19 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else "met" if ok else "MISSED"
 
 
-def targets(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The targets at N=50, and whether cost grows linearly or better in N (N >= 10)."""
+def daemon_idle_target(idle: Mapping[str, Any]) -> dict[str, Any]:
+    """The escalation daemon's idle CPU with the big store against its target."""
+    store, full = idle["store"], idle["full"]["cpu_pct"]
+    size = f"{store['events'] / 1000:g} k events, {store['open_errors'] / 1000:g} k open"
+    return {"value": full, "target": f"<= {idle['target_pct']} ({size})",
+            "empty_store": idle["empty"]["cpu_pct"], "ratio": idle["ratio"],
+            "verdict": _verdict(full <= idle["target_pct"])}
+
+
+def targets(runs: Sequence[Mapping[str, Any]],
+            daemon_idle: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The targets at N=50, whether cost grows linearly or better in N (N >= 10), and the
+    escalation daemon's idle CPU with a big store (when it was measured)."""
     out: dict[str, Any] = {}
     at = next((r for r in runs if r["n"] == TARGET_N), None)
     if at is not None:
@@ -301,6 +313,8 @@ def targets(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out["linear_in_n"] = {"cpu_exponent": cpu_exp, "memory_exponent": mem_exp,
                           "target": f"exponent <= {LINEAR_EXPONENT} over N >= 10",
                           "verdict": _verdict(ok)}
+    if daemon_idle is not None:
+        out["daemon_idle_cpu_pct"] = daemon_idle_target(daemon_idle)
     return out
 
 
@@ -380,6 +394,13 @@ def table(result: Mapping[str, Any]) -> str:
             f"{role} {v['own_pct'] + v['children_pct']:.1f} ({v['processes']:.0f} proc, "
             f"{v['children_pct']:.1f} in children)" for role, v in s["cpu_by_role"].items())
         lines.append(f"  Steward CPU % by role: {roles}")
+    idle = result.get("daemon_idle")
+    if idle:
+        st = idle["store"]
+        lines += ["", f"Escalation daemon idle, % of a core over {idle['window_s']:g} s (own +"
+                  f" children): empty store {_f(idle['empty']['cpu_pct'])}, {st['events']}"
+                  f" events with {st['open_errors']} open errors {_f(idle['full']['cpu_pct'])},"
+                  f" ratio {_f(idle['ratio'])} (store built in {st['build_seconds']} s)"]
     lines += ["", f"Targets at N={TARGET_N}:"]
     for name, t in result.get("targets_n50", {}).items():
         detail = ", ".join(f"{k}={v}" for k, v in t.items() if k != "verdict")

@@ -2,11 +2,14 @@
 
 For each N, on one private tmux server of N busy sessions (two panes each), Steward runs first
 (a cost window, then a latency window that also polls the PM pane), then the baseline on the
-same sessions.  Figures go to bench-results/bench.json and bench-results/bench.png.
+same sessions.  Then, once, the escalation daemon's idle CPU with an empty store and with
+200 k events, 5 k of them open errors (tests/bench/_daemon_idle.py).  Figures go to
+bench-results/bench.json and bench-results/bench.png.
 
     .venv/bin/python tests/bench/steward_bench.py            # N = 1, 10, 50, 100
     .venv/bin/python tests/bench/steward_bench.py --quick    # N = 1, 10
     .venv/bin/python tests/bench/steward_bench.py --n 50
+    .venv/bin/python tests/bench/steward_bench.py --daemon-idle-only   # about a minute
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ REPO = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(REPO / "tests")]
 
 import _chart  # noqa: E402  # tests/bench is put on sys.path above
+import _daemon_idle  # noqa: E402  # tests/bench is put on sys.path above
 import _dbus  # noqa: E402  # tests/ is put on sys.path above
 import _report  # noqa: E402  # tests/bench is put on sys.path above
 from _baseline import Baseline  # noqa: E402  # tests/bench is put on sys.path above
@@ -270,6 +274,20 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def daemon_idle_only(args: argparse.Namespace) -> int:
+    """`--daemon-idle-only`: the daemon's idle CPU alone, to bench-results/daemon_idle.json."""
+    idle = _daemon_idle.measure(window=args.window, keep=args.keep)
+    target = _report.daemon_idle_target(idle)
+    print(_daemon_idle.summary(idle))
+    detail = ", ".join(f"{k}={v}" for k, v in target.items() if k != "verdict")
+    print(f"  {target['verdict']:<7} daemon_idle_cpu_pct: {detail}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "daemon_idle.json"
+    path.write_text(json.dumps({**idle, "target": target}, indent=2) + "\n")
+    print(f"\nJSON:  {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="N = 1 and 10 only")
@@ -280,7 +298,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--marker-every", type=float, default=1.0, help="s between markers")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     parser.add_argument("--keep", action="store_true", help="keep the work dirs")
+    parser.add_argument("--daemon-idle-only", action="store_true",
+                        help="only the escalation daemon's idle CPU, empty and big store")
+    parser.add_argument("--no-daemon-idle", action="store_true",
+                        help="leave out the escalation daemon's idle CPU")
     args = parser.parse_args(argv)
+    if args.daemon_idle_only:
+        return daemon_idle_only(args)
     ns = tuple(args.n) if args.n else QUICK_NS if args.quick else DEFAULT_NS
     signal.signal(signal.SIGTERM, _sigterm)
     overhead: dict[str, float] = {}
@@ -302,11 +326,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 print(f"N={n} failed: {exc}", file=sys.stderr, flush=True)
                 result["failures"].append({"n": n, "error": f"{type(exc).__name__}: {exc}"})
+        if not args.no_daemon_idle:
+            print("escalation daemon idle: empty store, then 200 k events", flush=True)
+            try:
+                result["daemon_idle"] = _daemon_idle.measure(keep=args.keep)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                print(f"daemon idle failed: {exc}", file=sys.stderr, flush=True)
+                result["failures"].append({"n": "daemon idle",
+                                           "error": f"{type(exc).__name__}: {exc}"})
     except KeyboardInterrupt:
         print("interrupted; writing what was measured", file=sys.stderr)
     result["wrapper_cpu_ms_per_tmux_run"] = round(1000 * overhead.get("per_run", 0.0), 3)
     result["wrapper"] = "c" if overhead.get("kind") else "sh"
-    result["targets_n50"] = _report.targets(result["runs"])
+    result["targets_n50"] = _report.targets(result["runs"], result.get("daemon_idle"))
     result["seconds"] = round(time.monotonic() - t0, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "bench.json"
