@@ -299,3 +299,16 @@ def test_panes_parse_without_a_utf8_locale(server: Any) -> None:
                          timeout=30, cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "loc"
+
+
+def test_blocks_answer_each_command_apart(pair: Pair) -> None:
+    pair.attached()
+    show = ["display-message", "-p", "-t", pair.pane]
+    blocks = pair.control.blocks(
+        *show, "one", ";", "list-panes", "-t", "=work", "-F", "#{pane_id}", ";", *show, "",
+    )
+    assert blocks == [["one"], [pair.pane], [""]]
+    with pytest.raises(TmuxError, match="can't find .*nosuch"):
+        pair.control.blocks(*show, "x", ";", "list-panes", "-t", "=nosuch")
+    assert pair.control.blocks(*show, "still answers") == [["still answers"]]
+    assert pair.plain.blocks(*show, "x") is None  # no control client: the caller uses a process
