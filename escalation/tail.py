@@ -246,21 +246,29 @@ def watch(
     shown: list[str] = []
     drawn = (0, 0)  # the size `shown` was drawn at
     out.write("\x1b[?1049h\x1b[?25l")
+    fresh = True  # something to show may have changed since the last composition
+    second = -1  # the ages shown change once a second: compose at least that often
     try:
         while True:
             now = time.time()
             if now - looked >= refresh:
-                rows, looked = board(), now
+                rows, looked, fresh = board(), now, True
             width, height = measure()
-            screen = compose(rows, feed, now=now, width=width, height=height, color=color)
-            if screen != shown or (width, height) != drawn:
-                out.write(_changes(shown if (width, height) == drawn else None, screen, height))
-                out.flush()
-                shown, drawn = screen, (width, height)
+            if fresh or int(now) != second or (width, height) != drawn:
+                screen = compose(rows, feed, now=now, width=width, height=height, color=color)
+                fresh, second = False, int(now)
+                if screen != shown or (width, height) != drawn:
+                    out.write(_changes(shown if (width, height) == drawn else None, screen,
+                                       height))
+                    out.flush()
+                    shown, drawn = screen, (width, height)
             if stop():
                 break
             time.sleep(poll)
-            feed.extend(_entries(follower.read_new(), attention))
+            entries = _entries(follower.read_new(), attention)
+            if entries:
+                feed.extend(entries)
+                fresh = True
     finally:
         follower.close()
         out.write("\x1b[?25h\x1b[?1049l")

@@ -20,7 +20,10 @@ __all__ = [
     "Arbiter", "WatcherSpec", "circus_ini", "circusd_pid", "endpoint", "serve", "start_circusd"
 ]
 
-CHECK_DELAY = 0.2
+# Seconds between two of circusd's rounds over its watchers, which is also how soon it
+# respawns a process that died.  Each round walks every watcher: at 0.2 s and 50 sessions
+# circusd took 1.4 % of a core; a respawned assistant resumes from its stored tail anyway.
+CHECK_DELAY = 1.0
 _BUSY = "arbiter is already running"
 
 
