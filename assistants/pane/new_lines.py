@@ -10,48 +10,14 @@ and resizing do not matter. Blank lines are never reported.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from .cells import cells, split_rows, wrapped_rows
+
 __all__ = ["Capture", "Delta", "carry", "cells", "extract", "split_rows"]
-
-
-def cells(text: str) -> int:
-    """Terminal columns that `text` takes (wide characters take two, combining ones none)."""
-    if text.isascii():
-        return len(text)
-    total = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        total += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-    return total
-
-
-def _rows(text: str, width: int) -> int:
-    return max(1, -(-cells(text) // max(1, width)))
-
-
-def split_rows(text: str, width: int) -> list[str]:
-    """A joined line cut back into the rows of a pane `width` columns wide."""
-    width = max(1, width)
-    if text.isascii():
-        return [text[i : i + width] for i in range(0, len(text), width)] or [""]
-    rows: list[str] = []
-    row: list[str] = []
-    used = 0
-    for ch in text:
-        w = 0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        if used + w > width:
-            rows.append("".join(row))
-            row, used = [], 0
-        row.append(ch)
-        used += w
-    rows.append("".join(row))
-    return rows
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
@@ -201,15 +167,15 @@ def _layout(cap: Capture) -> _Layout:
     if cursor_index is None:
         below = max(0, cap.height - 1 - cap.cursor_y)
         cursor_index, used = n - 1, 0
-        while cursor_index > 0 and used + _rows(raw[cursor_index], cap.width) <= below:
-            used += _rows(raw[cursor_index], cap.width)
+        while cursor_index > 0 and used + wrapped_rows(raw[cursor_index], cap.width) <= below:
+            used += wrapped_rows(raw[cursor_index], cap.width)
             cursor_index -= 1
     screen_index = cap.screen_index
     if screen_index is None:
         screen_index, used = n, 0
         while screen_index > 0 and used < cap.height:
             screen_index -= 1
-            used += _rows(raw[screen_index], cap.width)
+            used += wrapped_rows(raw[screen_index], cap.width)
     cursor_index = min(max(0, cursor_index), max(0, n - 1))
     screen_index = min(max(0, screen_index), cursor_index)
     if cap.rows is not None:
@@ -287,7 +253,7 @@ def _new_start(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> tu
 
 
 def _start_row(cap: Capture, layout: _Layout, index: int) -> int:
-    return cap.top_row + sum(_rows(line, cap.width) for line in cap.lines[:index])
+    return cap.top_row + sum(wrapped_rows(line, cap.width) for line in cap.lines[:index])
 
 
 def _lost_partial(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> bool:
@@ -342,8 +308,8 @@ def _hint(prev: Capture, before: _Layout, cur: Capture) -> int | None:
         return None
     index, used = 0, 0
     raw = prev.lines
-    while index < len(raw) and used + _rows(raw[index], prev.width) <= shift:
-        used += _rows(raw[index], prev.width)
+    while index < len(raw) and used + wrapped_rows(raw[index], prev.width) <= shift:
+        used += wrapped_rows(raw[index], prev.width)
         index += 1
     return index
 
