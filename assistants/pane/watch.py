@@ -233,6 +233,8 @@ class PaneWatch:
                         detail=PANE_DEAD if dead and change.new in _ENDED else "",
                     )
                 )
+        if events:
+            self.dirty = True  # what they came from is stored with them
         return events
 
     def _look_at_screen(self, delta: Delta) -> None:
