@@ -59,7 +59,8 @@ eval: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) tests/bench/steward_bench.py
 
-# Churn, a flood, SIGKILLs, a SIGSTOP and a full disk on 20 sessions (SOAK_SECONDS, default 600).
+# Churn, a flood, SIGKILLs, a SIGSTOP, a full disk and a tmux server restart on 20 sessions
+# (SOAK_SECONDS, default 600).
 soak: $(VENV)/.dev
 	$(PY) tests/soak/steward_soak.py
 

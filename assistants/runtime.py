@@ -25,9 +25,8 @@ __all__ = ["Assistant", "system_event"]
 
 log = logging.getLogger(__name__)
 
-# Persist pane memos at most this often (and at shutdown): a respawned assistant reads again at
-# most this much, and the policy knows the repeats by their fingerprints.
-SAVE_EVERY = 15.0
+# Return the C heap's free pages to the system at most this often.
+TRIM_EVERY = 15.0
 # Consecutive failed ticks before a `system.capture_failed` event.
 FAILURES_BEFORE_EVENT = 3
 SKIP_REPORT_EVERY = 60.0
@@ -74,14 +73,15 @@ class Assistant:
         self._failure_reported = False
         self._skips_unreported = 0
         self._last_skip_report = 0.0
-        self._last_save = 0.0
         self._last_beat = 0.0
+        self._last_trim = 0.0
         self._last_tick: float | None = None
         self._ticker: Jobs | None = None  # made by run(): APScheduler, or the clock's wake-ups
         # Read, not yet written: kept until the store takes them (see `_store`).
         self.unstored: list[Event] = []
         self.unfed: list[FeedBatch] = []
         self._cursor_unstored: tuple[str, int] | None = None
+        self.unsaved: dict[tuple[str, str], PaneRecord] = {}  # the newest record of each pane
         self.dropped = 0
         self._store_fault: str | None = None
         self.alarm = Alarm(config, self.tmux)
@@ -93,7 +93,7 @@ class Assistant:
         raise TmuxError(f"{type(self).__name__} does not read panes")
 
     def records(self, now: float) -> Sequence[PaneRecord]:
-        """What to persist of each pane."""
+        """What to persist of each pane that changed since the last call (its resume point)."""
         return ()
 
     def take_feed(self) -> Sequence[FeedBatch]:
@@ -125,7 +125,7 @@ class Assistant:
         self.tick_at(time.time())
 
     def tick_at(self, now: float) -> None:
-        """One scheduled run at `now`: capture, store events, persist, beat."""
+        """One scheduled run at `now`: capture, store events with the panes' records, beat."""
         interval = self.config.capture.interval
         if self._last_tick is not None and (self._ticker is None or self._ticker.counts_gaps):
             # Runs the scheduler merged because the one before overran: skipped captures.
@@ -182,9 +182,10 @@ class Assistant:
             self._skips_unreported = 0
             self._last_skip_report = now
         self._store(events, self.take_feed(), self.take_cursor(), now)
+        if now - self._last_trim >= TRIM_EVERY:
+            self._last_trim = now
+            trim()  # what a burst of output left free goes back to the system
         try:
-            if now - self._last_save >= SAVE_EVERY:
-                self.save(now)
             if now - self._last_beat >= beat_every(self.config) or self.ticks == 1:
                 self.beat(now)
         except StoreError as exc:
@@ -199,27 +200,31 @@ class Assistant:
     ) -> None:
         """Write this tick's events, feed and cursor after any kept from ticks that failed.
 
-        The reader has moved past the lines these came from: if the store cannot take them
-        (disk full, locked past the busy timeout), they stay in memory (at most UNSTORED_MAX
-        events and UNFED_MAX feed batches, the oldest dropped first, the newest cursor) and
-        are written, in one transaction as always, at the next tick that can.
+        The records of the panes that changed go in the same transaction: what a respawned
+        assistant resumes from never disagrees with the events stored, so that it neither
+        repeats nor skips a line after a SIGKILL.  The reader has moved past the lines these
+        came from: if the store cannot take them (disk full, locked past the busy timeout),
+        they stay in memory (at most UNSTORED_MAX events and UNFED_MAX feed batches, the
+        oldest dropped first, the newest cursor and record of each pane) and are written, in
+        one transaction as always, at the next tick that can.
         """
         pending = self.unstored + events
         feeds = self.unfed + list(feed)
         cursor = cursor if cursor is not None else self._cursor_unstored
-        if not pending and not feeds and cursor is None:
+        records = {**self.unsaved, **{(r.assistant, r.pane): r for r in self.records(now)}}
+        if not pending and not feeds and cursor is None and not records:
             return
         try:
-            self.store.add_events(pending, feed=feeds, cursor=cursor)
+            self.store.add_events(pending, feed=feeds, cursor=cursor, panes=records.values())
         except StoreError as exc:
             self._store_failed(exc, now)
             if len(pending) > UNSTORED_MAX:
                 self.dropped += len(pending) - UNSTORED_MAX
                 pending = pending[-UNSTORED_MAX:]
             self.unstored, self.unfed = pending, feeds[-UNFED_MAX:]
-            self._cursor_unstored = cursor
+            self._cursor_unstored, self.unsaved = cursor, records
             return
-        self.unstored, self.unfed, self._cursor_unstored = [], [], None
+        self.unstored, self.unfed, self._cursor_unstored, self.unsaved = [], [], None, {}
         if self._store_fault is not None:
             self._store_back(now, kept=len(pending))
 
@@ -267,11 +272,8 @@ class Assistant:
         self.failures += 1
 
     def save(self, now: float) -> None:
-        self._last_save = now
-        records = list(self.records(now))
-        if records:
-            self.store.save_panes(records)
-        trim()  # what a burst of output left free goes back to the system
+        """Persist the panes that changed since the last tick (at shutdown, before a summary)."""
+        self._store([], (), None, now)
 
     def beat(self, now: float) -> None:
         self._last_beat = now

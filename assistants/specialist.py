@@ -66,14 +66,15 @@ class SpecialistAssistant(Assistant):
             if pane is None:
                 analyzer = self._analyzer(self._known.pop(batch.pane, None))
                 pane = self.panes[batch.pane] = _Pane(batch, analyzer)
-                self._last_save = 0.0  # record a newly followed pane at the end of this tick
             pane.batch = batch
             pane.dirty = True
             events += self._events(pane, self._feed(pane.analyzer, batch, now), now)
         if batches:
             self._read_to = batches[-1].id
         for pane_id, pane in list(self.panes.items()):
-            events += self._events(pane, pane.analyzer.tick(now), now)
+            ended = self._events(pane, pane.analyzer.tick(now), now)
+            pane.dirty = pane.dirty or bool(ended)  # stored with its events, as the cursor is
+            events += ended
             if now - pane.batch.ts > IDLE_FORGET:
                 del self.panes[pane_id]
         if now - self._last_prune >= PRUNE_EVERY:

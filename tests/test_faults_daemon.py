@@ -20,10 +20,11 @@ from libtmux.test.retry import retry_until
 from assistants.session import SessionAssistant
 from escalation.core.config import PolicyConfig, StoreConfig
 from escalation.core.events import Severity, Status
-from escalation.core.notice import Channel
+from escalation.core.notice import Channel, Notice
 from escalation.core.paths import conf_dir
 from escalation.core.store import Store
 from escalation.rules import load_rules
+from escalation.sinks.log import LogSink
 
 RULES = load_rules([conf_dir() / "rules" / "generic.toml"])
 
@@ -278,3 +279,31 @@ def test_a_log_line_claimed_but_never_written_is_written_after_a_restart(
                 and "written after the restart" in log_text(home), 5)
     assert log_text(home).count("written after the restart") == 1
     again.store.close()
+
+
+def test_a_line_the_full_disk_cut_short_is_taken_back_and_written_whole_later(
+    tmp_path: Path,
+) -> None:
+    # tmpfs fills by pages: the log's last page takes the head of a line, then the disk is
+    # full and write() returns short, without an error (found by make soak).
+    with full_disk(tmp_path / "small") as root:
+        sink = LogSink(root / "log" / "steward.log")
+
+        def notice(i: int) -> Notice:
+            return Notice(key=f"log:{i}", channel=Channel.LOG, severity=Severity.ERROR,
+                          title="api:0.1", body=f"Error: marker {i:04d} " + "x" * 90,
+                          target="api:0.1", rule="generic.error_line", event_ids=(i,),
+                          ts=time.time())
+
+        assert sink.deliver(notice(0))
+        filler = fill(root)
+        delivered = [i for i in range(1, 200) if sink.deliver(notice(i))]
+        failed = next(i for i in range(1, 200) if i not in delivered)
+        assert delivered == list(range(1, failed))  # the page took these whole
+        filler.unlink()
+        assert sink.deliver(notice(failed))
+        lines = sink.path.read_text().splitlines()
+        assert [line.split("marker ")[1][:4] for line in lines] == [
+            f"{i:04d}" for i in range(failed + 1)]
+        assert all(line.endswith("'api:0.1'") for line in lines)
+        sink.close()

@@ -10,10 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistants.pane.new_lines import Capture, Delta, carry, extract
+from assistants.pane.resume import tail
 
 
-def run(term: _panes.Term, ops: Sequence[tuple[str, str]], *, n: int, exact: bool) -> list[Delta]:
-    """Play `ops` on `term`, extracting at each capture; the last op is always a capture."""
+def run(term: _panes.Term, ops: Sequence[tuple[str, str]], *, n: int, exact: bool,
+        above: int | None = None) -> list[Delta]:
+    """Play `ops` on `term`, extracting at each capture; the last op is always a capture.
+
+    With `above`, every capture is read back as a respawned reader would: its stored tail.
+    """
     prev: Capture | None = None
     deltas: list[Delta] = []
     for op, arg in [*ops, ("capture", "")]:
@@ -21,6 +26,8 @@ def run(term: _panes.Term, ops: Sequence[tuple[str, str]], *, n: int, exact: boo
             cur = term.capture(n, exact=exact)
             deltas.append(extract(prev, cur))
             prev = carry(prev, Capture.from_json(cur.to_json()))
+            if above is not None:
+                prev = Capture.from_json(tail(prev, above).to_json())
         elif op == "line":
             term.write(arg)
             term.newline()
@@ -40,6 +47,8 @@ def reported(deltas: Sequence[Delta]) -> list[str]:
 
 
 WIDTH = 8
+# None: captures kept whole between reads; else only the tail a respawned reader is given.
+_above = st.one_of(st.none(), st.integers(1, 6))
 # Few distinct texts: repeats everywhere, lines that wrap, lines that fill a row exactly.
 _texts = st.sampled_from(["ok", "error: x", "", "ok", "aaaaaaaa", "bbbbbbbbbbb", "c" * 20, "d  "])
 _repeating_ops = st.lists(
@@ -59,13 +68,14 @@ _repeating_ops = st.lists(
     height=st.integers(1, 6),
     n=st.integers(0, 12),
     exact=st.booleans(),
+    above=_above,
 )
 def test_repeated_text_is_counted_exactly(
-    ops: list[tuple[str, str]], height: int, n: int, exact: bool
+    ops: list[tuple[str, str]], height: int, n: int, exact: bool, above: int | None
 ) -> None:
     """Repeats, wraps, partial lines and progress bars, history cut by the capture."""
     term = _panes.Term(height=height, width=WIDTH, limit=10_000)
-    deltas = run(term, [("capture", ""), *ops], n=n, exact=exact)
+    deltas = run(term, [("capture", ""), *ops], n=n, exact=exact, above=above)
     if not term.settled_unseen():
         assert reported(deltas) == term.expected()
         assert not any(d.lost for d in deltas)
@@ -105,13 +115,14 @@ def _unique_ops(draw: st.DrawFn) -> list[tuple[str, str]]:
     n=st.integers(0, 12),
     limit=st.integers(1, 15),
     exact=st.booleans(),
+    above=_above,
 )
 def test_clear_history_limit_and_loss(
-    ops: list[tuple[str, str]], height: int, n: int, limit: int, exact: bool
+    ops: list[tuple[str, str]], height: int, n: int, limit: int, exact: bool, above: int | None
 ) -> None:
     """Distinct lines with clear, clear-history and a small tmux history limit."""
     term = _panes.Term(height=height, width=WIDTH, limit=limit)
-    deltas = run(term, ops, n=n, exact=exact)
+    deltas = run(term, ops, n=n, exact=exact, above=above)
     got = reported(deltas)
     expected = term.expected()
     if not any(d.lost for d in deltas) and not term.cut_seen:

@@ -10,48 +10,14 @@ and resizing do not matter. Blank lines are never reported.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from .cells import cells, split_rows, wrapped_rows
+
 __all__ = ["Capture", "Delta", "carry", "cells", "extract", "split_rows"]
-
-
-def cells(text: str) -> int:
-    """Terminal columns that `text` takes (wide characters take two, combining ones none)."""
-    if text.isascii():
-        return len(text)
-    total = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        total += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-    return total
-
-
-def _rows(text: str, width: int) -> int:
-    return max(1, -(-cells(text) // max(1, width)))
-
-
-def split_rows(text: str, width: int) -> list[str]:
-    """A joined line cut back into the rows of a pane `width` columns wide."""
-    width = max(1, width)
-    if text.isascii():
-        return [text[i : i + width] for i in range(0, len(text), width)] or [""]
-    rows: list[str] = []
-    row: list[str] = []
-    used = 0
-    for ch in text:
-        w = 0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        if used + w > width:
-            rows.append("".join(row))
-            row, used = [], 0
-        row.append(ch)
-        used += w
-    rows.append("".join(row))
-    return rows
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
@@ -71,7 +37,9 @@ class Capture:
     computed from the text and the pane width. ``history_lines`` (how much history was asked
     for) and ``history_limit`` (tmux's own) tell whether history may have been cut; None
     means unknown. ``normal`` is kept on the alternate screen: the last normal-screen capture, so
-    that leaving a full-screen program repeats nothing.
+    that leaving a full-screen program repeats nothing. ``cut_lines`` and ``cut_rows`` count the
+    lines, and the rows they took, cut off above ``lines`` when the capture was stored to resume
+    (`assistants.pane.resume`): the counters still place what is kept.
     """
 
     lines: tuple[str, ...] = attrs.field(converter=_tuple)
@@ -87,6 +55,8 @@ class Capture:
     screen_index: int | None = None
     cursor_index: int | None = None
     normal: Capture | None = None
+    cut_lines: int = 0
+    cut_rows: int = 0
 
     def to_json(self) -> dict[str, object]:
         data = attrs.asdict(self, recurse=False)
@@ -112,6 +82,8 @@ class Capture:
             screen_index=_opt_int(data.get("screen_index")),
             cursor_index=_opt_int(data.get("cursor_index")),
             normal=cls.from_json(normal) if isinstance(normal, Mapping) else None,
+            cut_lines=int(data.get("cut_lines", 0)),
+            cut_rows=int(data.get("cut_rows", 0)),
         )
 
     @classmethod
@@ -165,7 +137,7 @@ class Capture:
         captured = self.history_size
         if self.history_lines is not None:
             captured = min(captured, self.history_lines)
-        return self.history_size - captured
+        return self.history_size - captured + self.cut_rows
 
 
 def _opt_int(value: Any) -> int | None:
@@ -201,15 +173,15 @@ def _layout(cap: Capture) -> _Layout:
     if cursor_index is None:
         below = max(0, cap.height - 1 - cap.cursor_y)
         cursor_index, used = n - 1, 0
-        while cursor_index > 0 and used + _rows(raw[cursor_index], cap.width) <= below:
-            used += _rows(raw[cursor_index], cap.width)
+        while cursor_index > 0 and used + wrapped_rows(raw[cursor_index], cap.width) <= below:
+            used += wrapped_rows(raw[cursor_index], cap.width)
             cursor_index -= 1
     screen_index = cap.screen_index
     if screen_index is None:
         screen_index, used = n, 0
         while screen_index > 0 and used < cap.height:
             screen_index -= 1
-            used += _rows(raw[screen_index], cap.width)
+            used += wrapped_rows(raw[screen_index], cap.width)
     cursor_index = min(max(0, cursor_index), max(0, n - 1))
     screen_index = min(max(0, screen_index), cursor_index)
     if cap.rows is not None:
@@ -272,7 +244,7 @@ def _new_start(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> tu
     if settled == 0 or (hint is not None and hint >= settled):
         # Nothing was settled before, or (trusted counters) all of it scrolled away.
         return 0, c_cut if hint is None else _lost_partial(prev, before, cur, now)
-    offset = _align(_Pair(p, settled, c, p_cut, c_cut), hint)
+    offset = _align(_Pair(p, settled, c, p_cut, c_cut, -prev.cut_lines), hint)
     if offset is not None:
         return settled - offset, False
     # Lines above the cursor may have been redrawn in place (multi-line progress displays):
@@ -280,14 +252,14 @@ def _new_start(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> tu
     for shorter in range(settled - 1, max(before.screen_index, 1) - 1, -1):
         if not p[shorter - 1]:
             continue
-        offset = _align(_Pair(p, shorter, c, p_cut, c_cut), None)
+        offset = _align(_Pair(p, shorter, c, p_cut, c_cut, -prev.cut_lines), None)
         if offset is not None and shorter - offset <= now.cursor_index:
             return shorter - offset, False
     return 0, c_cut
 
 
 def _start_row(cap: Capture, layout: _Layout, index: int) -> int:
-    return cap.top_row + sum(_rows(line, cap.width) for line in cap.lines[:index])
+    return cap.top_row + sum(wrapped_rows(line, cap.width) for line in cap.lines[:index])
 
 
 def _lost_partial(prev: Capture, before: _Layout, cur: Capture, now: _Layout) -> bool:
@@ -338,14 +310,15 @@ def _hint(prev: Capture, before: _Layout, cur: Capture) -> int | None:
     if (cur.width, cur.height) != (prev.width, prev.height) or cur.counter < prev.counter:
         return None
     shift = cur.top_row - prev.top_row
-    if shift < 0:
+    if shift < 0 and not prev.cut_lines:
         return None
+    # `cur` starts below the top of `prev` (shift >= 0), or above what was kept of it.
+    raw, width, sign = (prev.lines, prev.width, 1) if shift >= 0 else (cur.lines, cur.width, -1)
     index, used = 0, 0
-    raw = prev.lines
-    while index < len(raw) and used + _rows(raw[index], prev.width) <= shift:
-        used += _rows(raw[index], prev.width)
+    while index < len(raw) and used + wrapped_rows(raw[index], width) <= abs(shift):
+        used += wrapped_rows(raw[index], width)
         index += 1
-    return index
+    return sign * index
 
 
 def _same_top(line: str, top: str, cut: bool, *, trusted: bool = False) -> bool:
@@ -364,6 +337,7 @@ class _Pair:
     c: Sequence[str]
     p_cut: bool
     c_cut: bool
+    near: int = 0  # the offset if nothing moved: minus the lines cut off above a stored `p`
 
 
 def _valid(pair: _Pair, offset: int, *, trusted: bool = False) -> bool:
@@ -399,7 +373,7 @@ def _align(pair: _Pair, hint: int | None) -> int | None:
         candidates.add(settled - 1)
     if hint is not None and _valid(pair, hint, trusted=True):
         return hint  # (a blank top line may then be the tail of a wrapped line)
-    near = hint if hint is not None else 0
+    near = hint if hint is not None else pair.near
     order = sorted(candidates, key=lambda o: (-(settled - max(o, 0)), abs(o - near)))
     for offset in order:
         if _valid(pair, offset):

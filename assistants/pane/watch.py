@@ -6,8 +6,6 @@ import collections
 import time
 from collections.abc import Sequence
 
-import attrs
-
 from escalation.core.config import StatesConfig
 from escalation.core.events import PANE_DEAD, Event, Kind, Severity, new_event, safe_text
 from escalation.core.memo import PaneMemo
@@ -21,9 +19,10 @@ from .foreground import foreground_command
 from .new_lines import Capture, Delta
 from .overflow import Overflow
 from .reader import PaneReader
+from .resume import Masker, masked, tail
 from .state import Observation, PaneState, StateTracker
 
-__all__ = ["PaneWatch", "coalesce", "masked", "pane_event"]
+__all__ = ["PaneWatch", "coalesce", "pane_event"]
 
 RECENT_LINES = 200
 # Quiet ticks after which a block still open (a traceback cut short) is ended.
@@ -31,16 +30,6 @@ _FLUSH_AFTER_QUIET = 1
 # Seconds a dead pane may go without an exit status before it counts as killed by a signal.
 DEAD_SETTLE = 3.0
 _ENDED = (PaneState.EXITED, PaneState.CRASHED)
-
-
-def masked(capture: Capture) -> Capture:
-    """A capture fit to be stored: every line and row with its secrets redacted."""
-    return attrs.evolve(
-        capture,
-        lines=tuple(redact(line) for line in capture.lines),
-        rows=tuple(redact(row) for row in capture.rows) if capture.rows is not None else None,
-        normal=masked(capture.normal) if capture.normal is not None else None,
-    )
 
 
 def pane_event(
@@ -115,6 +104,7 @@ class PaneWatch:
             last=Capture.from_json(memo.capture) if memo.capture is not None else None,
             resume_mask=masked,
         )
+        self.masker = Masker()  # redacts what `record` stores
         self.ruleset = ruleset
         self.matcher = ruleset.matcher()
         self.tracker = (
@@ -243,6 +233,8 @@ class PaneWatch:
                         detail=PANE_DEAD if dead and change.new in _ENDED else "",
                     )
                 )
+        if events:
+            self.dirty = True  # what they came from is stored with them
         return events
 
     def _look_at_screen(self, delta: Delta) -> None:
@@ -258,6 +250,8 @@ class PaneWatch:
         """What to persist so that a respawned assistant resumes without repeating itself."""
         last = self.reader.last
         state = self.tracker.state
+        mask = self.masker
+        mask.turn()
         return PaneRecord(
             assistant=self.assistant,
             pane=self.info.pane_id,
@@ -268,10 +262,10 @@ class PaneWatch:
             since=self.tracker.since if self.tracker.since is not None else now,
             updated=now,
             memo=PaneMemo(
-                capture=masked(last).to_json() if last is not None else None,
+                capture=masked(tail(last), mask).to_json() if last is not None else None,
                 tracker=self.tracker.to_json(),
                 recent=tuple(self.recent),
                 prompt=self.prompt,
-                screen=tuple(safe_text(row) for row in self.screen[-40:]),
+                screen=tuple(sanitize(mask(row)) for row in self.screen[-40:]),
             ),
         )

@@ -22,7 +22,7 @@ def _strings(value: object) -> tuple[str, ...]:
 
 @attrs.frozen(kw_only=True)
 class PaneMemo:
-    """A pane's resume point: the last capture, the state machine, recent safe lines, the screen.
+    """A pane's resume point: its last capture's tail, state machine, recent safe lines, screen.
 
     The nested objects are the JSON of their owners (`Capture`, `StateTracker`, an analyzer),
     which read them back; this value only guarantees their shape.  Text in it is redacted.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -237,7 +238,16 @@ class LogSink:
             if size > 0 and size + len(data) > self.max_bytes:
                 self._rotate(fd)
                 fd = self._current_fd()
-            os.write(fd, data)
+                size = os.fstat(fd).st_size
+            written = os.write(fd, data)
+            if written < len(data):
+                # A full disk takes the head of a line without an error: take it back (unless
+                # another writer appended since) and fail, so that the line is written again.
+                with contextlib.suppress(OSError):
+                    if os.fstat(fd).st_size == size + written:
+                        os.ftruncate(fd, size)
+                raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)",
+                              str(self.path))
 
     def _current_fd(self) -> int:
         """Our descriptor, reopened when another process rotated or removed the file."""

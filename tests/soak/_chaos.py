@@ -1,4 +1,5 @@
-"""What the soak does to Steward while markers go in: churn, flood, SIGKILL, SIGSTOP, full disk."""
+"""What the soak does to Steward while markers go in: churn, flood, SIGKILL, SIGSTOP, a full disk
+and a tmux server restart."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import psutil
 from _load import LoadServer  # tests/bench is put on sys.path by steward_soak.py
 
-__all__ = ["Churn", "Flood", "FullDisk", "Killer", "Stopper", "session_assistants"]
+__all__ = ["Churn", "Flood", "FullDisk", "Killer", "ServerRestart", "Stopper", "session_assistants"]
 
 CHURN_COMMAND = "i=0; while sleep 0.5; do i=$((i+1)); echo \"churn step $i ok\"; done"
 FLOOD_CODE = """\
@@ -62,12 +63,18 @@ class Churn:
             self._create()
         self.next = time.monotonic() + every
 
-    def _create(self) -> None:
-        name = f"{self.prefix}{self.made:03d}"
-        self.made += 1
+    def _create(self, name: str | None = None) -> None:
+        if name is None:
+            name = f"{self.prefix}{self.made:03d}"
+            self.made += 1
+            self.live.append(name)
         self.load.tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "30",
                        f"sh -c {shlex.quote(CHURN_COMMAND)}")
-        self.live.append(name)
+
+    def recreate(self) -> None:
+        """The live sessions again, on a new tmux server."""
+        for name in self.live:
+            self._create(name)
 
     def tick(self, now: float) -> None:
         if now < self.next:
@@ -92,7 +99,12 @@ class Flood:
         self.seconds = seconds
         self.say = say
         self.started = 0.0
-        load.tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "30", "sleep 100000")
+        self.recreate()
+
+    def recreate(self) -> None:
+        """The session (quiet), on this or a new tmux server."""
+        self.load.tmux("new-session", "-d", "-s", self.session, "-x", "120", "-y", "30",
+                       "sleep 100000")
 
     @property
     def ended(self) -> float:
@@ -229,3 +241,65 @@ class FullDisk:
             subprocess.run(["umount", "-l", str(self.home)], capture_output=True, timeout=30,
                            check=False)
             self.mounted = False
+
+
+def recreate_marked(load: LoadServer, sessions: Sequence[str]) -> None:
+    """The marker sessions again on a new server: two panes each, following the same files."""
+    for name in sessions:
+        files = [p.file for p in load.panes if p.session == name]
+        load.tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "30",
+                  f"exec tail -n 0 -f {files[0]}")
+        load.tmux("split-window", "-t", f"={name}:", "-v", f"exec tail -n 0 -f {files[1]}")
+
+
+class ServerRestart:
+    """Kills the watched tmux server once, at `at`, and starts a new one with the same sessions.
+
+    Markers pause from QUIET seconds before the kill (what was written is read by then) until
+    Steward is back: the PM session with its `steward tail` pane, control clients attached to
+    it, and every watched session's assistant capturing again under a new pid.
+    """
+
+    QUIET = 3.0
+    DEADLINE = 90.0
+
+    def __init__(self, load: LoadServer, *, at: float, pm: str, say: Say) -> None:
+        self.load = load
+        self.at = at
+        self.pm = pm
+        self.say = say
+        self.killed_at = 0.0
+        self.back_after: float | None = None  # seconds from the kill until Steward was back
+        self.back_wall = 0.0  # wall time markers started again
+        self.result = "not reached"
+
+    def due(self, now: float) -> bool:
+        """Whether markers must pause now (the quiet before the kill)."""
+        return not self.killed_at and now >= self.at - self.QUIET
+
+    def kill(self) -> None:
+        self.killed_at = time.monotonic()
+        pid = self.load.server_pid()
+        self.load.kill()
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
+            psutil.Process(pid).wait(timeout=10)
+        self.say(f"tmux: server {pid} killed")
+
+    def pm_back(self) -> tuple[bool, int]:
+        """Whether the PM session runs `steward tail` again; how many control clients it has."""
+        panes = self.load.tmux("list-panes", "-t", f"={self.pm}:", "-F",
+                               "#{pane_start_command}", check=False)
+        clients = self.load.tmux("list-clients", "-F", "#{client_control_mode} #{client_session}",
+                                 check=False).split("\n")
+        return "supervisor tail" in panes, sum(c == f"1 {self.pm}" for c in clients)
+
+    def finish(self, back: bool, clients: int) -> None:
+        took = time.monotonic() - self.killed_at
+        if back:
+            self.back_after = took
+            self.result = (f"Steward back {took:.1f} s after the kill (PM session and its tail "
+                           f"pane recreated, {clients} control clients reattached, every "
+                           "assistant capturing)")
+        else:
+            self.result = f"Steward NOT back {took:.0f} s after the kill"
+        self.say(f"tmux: {self.result}")

@@ -57,13 +57,24 @@ class Tally:
         return out
 
     def count(self, uids: set[str]) -> dict[str, Counter[str]]:
-        """channel ("events", "desktop", "log") -> uid -> count."""
-        events = [r["text"] for r in rows(self.db, "SELECT text FROM events")]
-        return {
-            "events": uid_counts(events, uids),
+        """channel ("events", "desktop", "log") -> uid -> count.
+
+        Markers of one pane in one read are one event, named by the first ("... (+1 more like
+        it)"), the others in its detail: those count in an event, and were delivered as often
+        as the marker that names it.
+        """
+        found = rows(self.db, "SELECT text, detail FROM events")
+        out = {
+            "events": uid_counts((f"{r['text']}\n{r['detail']}" for r in found), uids),
             "desktop": uid_counts((t for _, t in notify_log(self.notify_log)), uids),
             "log": uid_counts(self._log_lines(), uids),
         }
+        for r in found:
+            named = [u for u in _UID.findall(r["text"]) if u in uids]
+            for more in (set(_UID.findall(r["detail"])) & uids) - set(named):
+                for channel in ("desktop", "log"):
+                    out[channel][more] += out[channel][named[0]] if named else 0
+        return out
 
     @staticmethod
     def wrong(counts: dict[str, Counter[str]], uids: Iterable[str]) -> dict[str, dict[str, int]]:

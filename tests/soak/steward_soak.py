@@ -1,8 +1,10 @@
-"""`make soak`: Steward on 20 sessions under churn, a flood, SIGKILLs, a SIGSTOP and a full disk.
+"""`make soak`: Steward on 20 sessions under churn, a flood, SIGKILLs, a SIGSTOP, a full disk and a
+tmux server restart.
 
 Markers (`Error: bench marker <uid>`) go at a steady pace into panes of sessions that are
 neither churned nor flooded; at the end every one must be in exactly one event, one desktop
-notification (the D-Bus mock) and one log line.  Bounded by SOAK_SECONDS (default 600).
+notification (the D-Bus mock) and one log line, those written after the tmux server was killed
+and started again with the same sessions included.  Bounded by SOAK_SECONDS (default 600).
 
     SOAK_SECONDS=180 .venv/bin/python tests/soak/steward_soak.py
 """
@@ -32,7 +34,9 @@ from _chaos import (  # noqa: E402  # tests/soak is put on sys.path above
     Flood,
     FullDisk,
     Killer,
+    ServerRestart,
     Stopper,
+    recreate_marked,
     session_assistants,
 )
 from _load import LoadServer, Writer  # noqa: E402  # tests/bench is put on sys.path above
@@ -93,6 +97,8 @@ class Soak:
         self.steward: StewardRun | None = None
         self.killer = Killer(every=30.0, rng=self.rng, say=say)
         self.stopper = Stopper(session=self.marked[0], at=now + 0.05 * seconds, say=say)
+        self.restart = ServerRestart(self.load, at=now + 0.75 * seconds, pm="pm", say=say)
+        self.pace = MarkerPace(self.writer, "soak", 1.0)
         self.watchers: dict[str, list[int]] = {}
         self.heartbeats = Heartbeats(work / "steward" / "steward.db")
         self.peak: dict[str, dict[str, float]] = defaultdict(lambda: {"uss": 0.0, "pss": 0.0})
@@ -150,20 +156,25 @@ class Soak:
 
     # -- the run -------------------------------------------------------------------------
     def loop(self) -> None:
-        pace = MarkerPace(self.writer, "soak", 1.0)
         t0 = time.monotonic()
         end = t0 + self.seconds
         next_refresh = next_poll = t0
 
-        def light() -> None:
+        def quiet() -> None:
             nonlocal next_poll
-            pace()
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + 2.0
                 self.heartbeats.poll()
                 self.check_hung()
 
+        def light() -> None:
+            self.pace()
+            quiet()
+
         while (now := time.monotonic()) < end:
+            if self.restart.due(now):
+                self.restart_server(quiet)
+                continue
             light()
             self.flood.tick(now)
             self.disk.tick(now)
@@ -180,6 +191,46 @@ class Soak:
         if not self.disk.done:
             self.disk.filler.unlink(missing_ok=True)
         say(f"window over; the stopped assistant: {self.stopper.release()}")
+
+    def restart_server(self, tick: Callable[[], None]) -> None:
+        """Kill the tmux server (markers paused), start it again with the same sessions, and
+        wait until Steward recreated the PM session, reattached and captures every session."""
+        restart, db = self.restart, self.run_steward().home / "steward.db"
+
+        def wait(until: Callable[[], object], seconds: float) -> bool:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                tick()
+                if until():
+                    return True
+                time.sleep(0.5)
+            return False
+
+        wait(lambda: time.monotonic() >= restart.at, restart.QUIET + 1)
+        before = {r["assistant"]: r["pid"] for r in rows(db, "SELECT * FROM heartbeats")}
+        restart.kill()
+        if not wait(lambda: rows(db, "SELECT 1 FROM events WHERE rule = ?",
+                                 ("system.tmux_server_gone",)), 30.0):
+            say("tmux: Steward did not report the server gone within 30 s")
+        recreate_marked(self.load, self.marked)
+        self.churn.recreate()
+        self.flood.recreate()
+        names = [f"session:{n}" for n in (*self.marked, *self.churn.live, self.flood.session)]
+
+        def back() -> bool:
+            pm, clients = restart.pm_back()
+            hb = {r["assistant"]: r for r in rows(db, "SELECT * FROM heartbeats")}
+            return pm and clients > 0 and all(
+                n in hb and hb[n]["pid"] != before.get(n) and hb[n]["captures"] > 0
+                for n in names)
+
+        restart.finish(wait(back, restart.DEADLINE), restart.pm_back()[1])
+        restart.back_wall = time.time()
+        now = time.monotonic()
+        self.pace.next = now + 1.0
+        self.churn.next = max(self.churn.next, now)
+        self.killer.next = max(self.killer.next, now)
+        self.refresh()
 
     def measure_idle(self, tick: Callable[[], None]) -> None:
         """CPU of the escalation daemon and of all of Steward over IDLE_SECONDS, chaos paused."""
@@ -236,6 +287,12 @@ def report(soak: Soak, tally: Tally) -> int:
     print(f"SIGSTOP of {soak.stopper.session} (pid {soak.stopper.pid}): "
           + (f"reported: {soak.hung_seen}" if soak.hung_seen else f"NOT reported as {HUNG_RULE}"))
     print("full disk: " + (soak.disk.skipped or ("done" if soak.disk.done else "not reached")))
+    restart = soak.restart
+    print(f"tmux server restart: {restart.result}")
+    if restart.back_wall:
+        after = [u for u, m in written.items() if m.t_write >= restart.back_wall]
+        print(f"markers written after the restart / caught once everywhere: {len(after)} / "
+              f"{sum(u not in wrong for u in after)}")
     print("peak memory by role (MiB, the largest process of the role):")
     for role, peak in sorted(soak.peak.items()):
         print(f"  {role:<18} USS {peak['uss']:6.1f}  PSS {peak['pss']:6.1f}")
@@ -250,7 +307,7 @@ def report(soak: Soak, tally: Tally) -> int:
         at = time.strftime("%H:%M:%S", time.localtime(m.t_write))
         print(f"MISSING or DOUBLE: {uid} in {m.pane} at {at}: "
               + ", ".join(f"{ch} {n}" for ch, n in seen.items()))
-    ok = bool(written) and not wrong
+    ok = bool(written) and not wrong and restart.back_after is not None
     print("PASS: every marker caught once" if ok else f"FAIL: {len(wrong)} markers not caught once")
     return 0 if ok else 1
 

@@ -12,6 +12,7 @@ import attrs
 from ..events import Event, Kind, Severity, Status
 from ..notice import Channel, Notice
 from .feed import FeedBatch, FeedStore
+from .panes import PaneRecord, write_panes
 
 __all__ = ["EventStore"]
 
@@ -65,11 +66,14 @@ class EventStore(FeedStore):
         *,
         feed: Iterable[FeedBatch] = (),
         cursor: tuple[str, int] | None = None,
+        panes: Iterable[PaneRecord] = (),
     ) -> list[Event]:
         """Write events in one transaction; returns them with their ids.
 
         In the same transaction: a session assistant's new lines for the feed, or a
-        follower's cursor, so that events and the lines they came from never part.
+        follower's cursor, so that events and the lines they came from never part; and the
+        records of the panes they came from, so that a respawned assistant resumes exactly
+        after them.
         """
         out: list[Event] = []
         now = time.time()
@@ -77,6 +81,7 @@ class EventStore(FeedStore):
             self._append_feed(db, feed)
             if cursor is not None:
                 self._move_cursor(db, *cursor)
+            write_panes(db, panes)
             for e in events:
                 cur = db.execute(
                     "INSERT INTO events (ts, session, window, pane, target, assistant, rule,"

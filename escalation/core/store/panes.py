@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 
 import attrs
@@ -9,7 +10,7 @@ import attrs
 from ..memo import PaneMemo
 from ._db import Database
 
-__all__ = ["Heartbeat", "PaneRecord", "PaneStore"]
+__all__ = ["Heartbeat", "PaneRecord", "PaneStore", "write_panes"]
 
 
 @attrs.frozen(kw_only=True)
@@ -42,29 +43,25 @@ class Heartbeat:
     first_capture: float | None
 
 
+def write_panes(db: sqlite3.Connection, records: Iterable[PaneRecord]) -> None:
+    """Replace the rows of `records` inside the caller's transaction."""
+    db.executemany(
+        "INSERT OR REPLACE INTO panes (assistant, pane, session, target, command, state,"
+        " since, updated, memo) VALUES (?,?,?,?,?,?,?,?,?)",
+        [
+            (r.assistant, r.pane, r.session, r.target, r.command, r.state, r.since, r.updated,
+             r.memo.dumps())
+            for r in records
+        ],
+    )
+
+
 class PaneStore(Database):
     """One row per (assistant, pane), one heartbeat per assistant."""
 
     def save_panes(self, records: Iterable[PaneRecord]) -> None:
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO panes (assistant, pane, session, target, command, state,"
-                " since, updated, memo) VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        r.assistant,
-                        r.pane,
-                        r.session,
-                        r.target,
-                        r.command,
-                        r.state,
-                        r.since,
-                        r.updated,
-                        r.memo.dumps(),
-                    )
-                    for r in records
-                ],
-            )
+            write_panes(db, records)
 
     def forget_panes(self, assistant: str, keep: Iterable[str]) -> None:
         """Drop what `assistant` knew of panes that no longer exist."""
