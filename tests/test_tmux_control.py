@@ -308,7 +308,7 @@ def test_blocks_answer_each_command_apart(pair: Pair) -> None:
         *show, "one", ";", "list-panes", "-t", "=work", "-F", "#{pane_id}", ";", *show, "",
     )
     assert blocks == [["one"], [pair.pane], [""]]
-    with pytest.raises(TmuxError, match="can't find .*nosuch"):
+    with pytest.raises(TmuxError, match=r"can't find .*nosuch"):
         pair.control.blocks(*show, "x", ";", "list-panes", "-t", "=nosuch")
     assert pair.control.blocks(*show, "still answers") == [["still answers"]]
     assert pair.plain.blocks(*show, "x") is None  # no control client: the caller uses a process
