@@ -301,7 +301,10 @@ class Assistant:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self.beat(time.time())  # at once: the reconciler counts restarts by new pids
+        try:
+            self.beat(time.time())  # at once: the reconciler counts restarts by new pids
+        except StoreError as exc:  # a full disk: start all the same, keep what is read
+            self._store_failed(exc, time.time())
         ticker.every("capture", self.config.capture.interval, self.tick, phase=self.phase)
         self.extra_jobs(ticker)
         log.info(
@@ -315,8 +318,11 @@ class Assistant:
             ticker.run()
         finally:
             now = time.time()
-            self.save(now)
-            self.beat(now)
+            try:
+                self.save(now)
+                self.beat(now)
+            except StoreError as exc:  # what is kept in memory is read again from tmux
+                log.error("%s: cannot write the store at shutdown: %s", self.name, exc)
             self.close()
             self.store.close()
             self.tmux.close()

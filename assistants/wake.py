@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # Without a wake-up for this many intervals, the assistant ticks by itself.
 SELF_TICK_AFTER = 3.0
+REGISTER_RETRY = 5.0  # seconds between two tries to register when it failed
 MAX_DATAGRAM = 1 << 20
 
 
@@ -99,18 +101,38 @@ class WakeTicker:
         self._timed: list[_Timed] = []
         self._running = False
         self.socket_path, self._registry = wake_paths(run_dir, session)
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._spec = json.dumps({"session": session, "phase": phase, "pid": os.getpid()})
+        self._sock: socket.socket | None = None
+        self._tried = -math.inf
+        self._said = False
+        self._register()
+
+    def _register(self) -> None:
+        """Bind the socket and write the registry file; on failure (a full disk) try later.
+
+        Until it is registered the clock does not know it, and the assistant ticks by itself.
+        """
+        self._tried = time.monotonic()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         old = os.umask(0o177)
         try:
-            self._sock.bind(str(self.socket_path))
+            with contextlib.suppress(FileNotFoundError):
+                self.socket_path.unlink()
+            sock.bind(str(self.socket_path))
+            tmp = self._registry.with_suffix(".tmp")
+            tmp.write_text(self._spec)
+            tmp.chmod(0o600)
+            tmp.replace(self._registry)
+        except OSError as exc:
+            sock.close()
+            (log.debug if self._said else log.warning)(
+                "cannot register for the clock's wake-ups (%s); ticking alone, trying again"
+                " every %gs", exc, REGISTER_RETRY)
+            self._said = True
+            return
         finally:
             os.umask(old)
-        tmp = self._registry.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"session": session, "phase": phase, "pid": os.getpid()}))
-        tmp.chmod(0o600)
-        tmp.replace(self._registry)
+        self._sock = sock
 
     def every(
         self, name: str, seconds: float, fn: Callable[[], None], *, phase: float = 0.0
@@ -122,6 +144,12 @@ class WakeTicker:
             self._timed.append(_Timed(name, seconds, fn, phase, due))
 
     def _wait(self, timeout: float) -> bytes | None:
+        if self._sock is None:
+            if time.monotonic() - self._tried >= REGISTER_RETRY:
+                self._register()
+            if self._sock is None:
+                time.sleep(max(timeout, 0.0))
+                return None
         self._sock.settimeout(max(timeout, 0.0))
         try:
             return self._sock.recv(MAX_DATAGRAM)
@@ -178,7 +206,8 @@ class WakeTicker:
         self._running = False
 
     def _close(self) -> None:
-        self._sock.close()
+        if self._sock is not None:
+            self._sock.close()
         for path in (self._registry, self.socket_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

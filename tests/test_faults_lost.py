@@ -4,7 +4,10 @@ at once by channels that need no disk.  Real tmux, a real full disk (a small tmp
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from libtmux.test.retry import retry_until
 from test_sinks import attached_client, pm_pane, screen
 
 from assistants.session import SessionAssistant
+from assistants.wake import registrations
 from escalation.core.config import PMConfig
 from escalation.core.events import Event, Severity
 from escalation.core.notice import Channel
@@ -25,6 +29,7 @@ from escalation.core.tmux import Tmux
 from escalation.rules import load_rules
 
 RULES = load_rules([conf_dir() / "rules" / "generic.toml"])
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _marked(events: list[Event]) -> list[str]:
@@ -151,3 +156,44 @@ def test_a_store_locked_past_the_busy_timeout_loses_nothing(server: Any, tmp_pat
     assert a.unstored == [] and a.alarm.raised is None
     a.store.close()
     a.tmux.close()
+
+
+def test_an_assistant_started_on_a_full_disk_runs_and_loses_nothing(
+    server: Any, tmp_path: Path
+) -> None:
+    """A respawn while the disk is full used to die at start (its heartbeat, its wake-up
+    registration), and Circus then gave up on it: now it reads, keeps, and catches up."""
+    with full_disk(tmp_path / "small", size="8m") as root:
+        home = StewardHome(root=root / "home").ensure()
+        cfg = root / "steward.toml"
+        cfg.write_text(f'[tmux]\nsocket_name = "{server.socket_name}"\n'
+                       '[notify]\ndesktop = false\n[summary]\ninterval = 0\n')
+        server.cmd("new-session", "-d", "-s", "pm", "cat")
+        server.cmd("new-session", "-d", "-s", "work", "-x", "120", "-y", "30",
+                   "-e", "PS1=$ ", "bash --norc --noprofile")
+        tmux = Tmux(socket_name=str(server.socket_name))
+        keep = Store(home.db)  # the store and its WAL exist, as they would for a respawn
+        filler = fill(root)
+        env = {**os.environ, "STEWARD_HOME": str(home.root)}
+        env.pop("TMUX", None)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistants", "--config", str(cfg), "session", "work"],
+            env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
+        try:
+            for i in range(3):
+                tmux.send_keys("work:0.0", f"printf 'Err''or: marker {i} at start\\n'",
+                               enter=True)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.2)  # it must still run after several ticks on the full disk
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert _markers(home) == []
+            filler.unlink()
+            retry_until(lambda: len(_markers(home)) == 3, 20)
+            assert _markers(home) == [f"Error: marker {i} at start" for i in range(3)]
+            retry_until(lambda: bool(registrations(home.run_dir)), 20)  # the clock can wake it
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            keep.close()
+            tmux.close()
