@@ -76,6 +76,10 @@ class Masker:
         """A new save begins: what the one before did not redact is forgotten."""
         self._last, self._this = self._this, {}
 
+    def remember(self, text: str, done: str) -> None:
+        """`done` is `text` redacted already (for the line feed): the next save reuses it."""
+        self._this[text] = done
+
     def __call__(self, text: str) -> str:
         done = self._this.get(text)
         if done is None:

@@ -105,6 +105,7 @@ class PaneWatch:
             resume_mask=masked,
         )
         self.masker = Masker()  # redacts what `record` stores
+        self.shown = Masker(lambda row: sanitize(redact(row)))  # the screen rows it stores
         self.ruleset = ruleset
         self.matcher = ruleset.matcher()
         self.tracker = (
@@ -140,6 +141,8 @@ class PaneWatch:
             self.quiet = 0
             hits += self.matcher.feed(lines)
             redacted = [redact(line) for line in lines]
+            for line, done in zip(lines, redacted, strict=True):
+                self.masker.remember(line, done)
             # Only the last RECENT_LINES are kept: make only those safe.
             self.recent.extend(
                 sanitize(line) for line in redacted[-RECENT_LINES:] if line.strip()
@@ -252,6 +255,7 @@ class PaneWatch:
         state = self.tracker.state
         mask = self.masker
         mask.turn()
+        self.shown.turn()
         return PaneRecord(
             assistant=self.assistant,
             pane=self.info.pane_id,
@@ -266,6 +270,6 @@ class PaneWatch:
                 tracker=self.tracker.to_json(),
                 recent=tuple(self.recent),
                 prompt=self.prompt,
-                screen=tuple(sanitize(mask(row)) for row in self.screen[-40:]),
+                screen=tuple(self.shown(row) for row in self.screen[-40:]),
             ),
         )
