@@ -105,7 +105,6 @@ class PaneWatch:
             resume_mask=masked,
         )
         self.masker = Masker()  # redacts what `record` stores
-        self.shown = Masker(lambda row: sanitize(redact(row)))  # the screen rows it stores
         self.ruleset = ruleset
         self.matcher = ruleset.matcher()
         self.tracker = (
@@ -255,7 +254,6 @@ class PaneWatch:
         state = self.tracker.state
         mask = self.masker
         mask.turn()
-        self.shown.turn()
         return PaneRecord(
             assistant=self.assistant,
             pane=self.info.pane_id,
@@ -270,6 +268,5 @@ class PaneWatch:
                 tracker=self.tracker.to_json(),
                 recent=tuple(self.recent),
                 prompt=self.prompt,
-                screen=tuple(self.shown(row) for row in self.screen[-40:]),
             ),
         )

@@ -22,7 +22,7 @@ def _strings(value: object) -> tuple[str, ...]:
 
 @attrs.frozen(kw_only=True)
 class PaneMemo:
-    """A pane's resume point: its last capture's tail, state machine, recent safe lines, screen.
+    """A pane's resume point: its last capture's tail, state machine, recent safe lines, prompt.
 
     The nested objects are the JSON of their owners (`Capture`, `StateTracker`, an analyzer),
     which read them back; this value only guarantees their shape.  Text in it is redacted.
@@ -33,7 +33,6 @@ class PaneMemo:
     analyzer: JSONObject | None = None
     recent: tuple[str, ...] = ()
     prompt: str | None = None
-    screen: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -42,7 +41,6 @@ class PaneMemo:
             "analyzer": self.analyzer,
             "recent": list(self.recent),
             "prompt": self.prompt,
-            "screen": list(self.screen),
         }
 
     def dumps(self) -> str:
@@ -60,7 +58,6 @@ class PaneMemo:
             analyzer=_object(data.get("analyzer")),
             recent=_strings(data.get("recent")),
             prompt=prompt if isinstance(prompt, str) else None,
-            screen=_strings(data.get("screen")),
         )
 
     @classmethod
