@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 
 from escalation.core.config import Config, load_config
-from escalation.core.errors import StewardError, TmuxError, UsageError
+from escalation.core.errors import ConfigError, StewardError, TmuxError, UsageError
 from escalation.core.events import Severity
 from escalation.core.files import read_regular
 from escalation.core.paths import StewardHome, conf_dir
@@ -217,7 +217,17 @@ def _explain(config: Config, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        if args.command != "down":
+            raise
+        # Stopping needs no config: a file broken while Steward runs must not keep it running.
+        print(f"steward: {exc}; stopping Steward all the same (its PM session is left as is)",
+              file=sys.stderr)
+        for line in lifecycle.down(None, StewardHome.from_env()):
+            print(line)
+        return 0
     home = StewardHome.from_env()
     config_file = config_file_arg(args.config or os.environ.get("STEWARD_CONFIG"))
     cmd = args.command

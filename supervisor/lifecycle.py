@@ -145,8 +145,11 @@ def _steward_processes(root_pid: int) -> list[psutil.Process]:
         return []
 
 
-def down(config: Config, home: StewardHome) -> list[str]:
-    """Stop circusd and every assistant; remove the PM session if Steward made it."""
+def down(config: Config | None, home: StewardHome) -> list[str]:
+    """Stop circusd and every assistant; remove the PM session if Steward made it.
+
+    Without a config (the user's file is broken) only the processes are stopped.
+    """
     said = []
     pid = circusd_pid(home.run_dir)
     if pid is not None:
@@ -166,6 +169,9 @@ def down(config: Config, home: StewardHome) -> list[str]:
         said.append("Steward is down.")
     else:
         said.append("Steward was not running.")
+    if config is None:
+        (home.run_dir / "circusd.pid").unlink(missing_ok=True)
+        return said
     tmux = _tmux(config)
     if tmux.has_session(config.pm.session):
         mark = tmux.cmd("show-options", "-v", "-t", f"={config.pm.session}:", PM_MARK, check=False)

@@ -129,6 +129,11 @@ def test_a_crash_loop_is_held_back_and_reported(flap_stack: Stack) -> None:
         assert "stopped for 20s" in log.read_text()
     (event,) = _flap_events(stack)
     assert "episode 1" in event.text and event.severity.label == "error"
+    # The config is still broken: `steward down` says so, and stops everything all the same.
+    stack.remember_pids()
+    done = stack.steward("down")
+    assert "stopping Steward all the same" in done.stderr and "Steward is down." in done.stdout
+    retry_until(lambda: stack.alive() == [], 10)
 
 
 def _flap_events(stack: Stack) -> list[Event]:
