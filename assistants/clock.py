@@ -119,17 +119,18 @@ class Clock:
         """Each session's list-panes rows, on one control line; None where unknown."""
         if not self.config.capture.control_mode or not names:
             return dict.fromkeys(names)  # one tmux process per list would cost more
-        listing = [["list-panes", "-s", "-t", f"={name}", "-F", PANE_FORMAT] for name in names]
+        listing = {name: ["list-panes", "-s", "-t", f"={name}", "-F", PANE_FORMAT]
+                   for name in names}
         try:
-            blocks = self.tmux.blocks(*joined(listing))
-            if blocks is not None and len(blocks) == len(names):
-                return dict(zip(names, blocks, strict=True))
-        except TmuxError:
-            pass  # a session vanished, and tmux drops the rest of the line: one at a time
+            blocks = self.tmux.blocks(*joined(list(listing.values())))
+        except TmuxError:  # a session vanished, and tmux drops the rest of the line
+            blocks = None
+        if blocks is not None and len(blocks) == len(names):
+            return dict(zip(names, blocks, strict=True))
         out: dict[str, list[str] | None] = {}
-        for name in names:
+        for name, args in listing.items():  # one at a time
             try:
-                out[name] = self.tmux.cmd("list-panes", "-s", "-t", f"={name}", "-F", PANE_FORMAT)
+                out[name] = self.tmux.cmd(*args)
             except TmuxError:
                 out[name] = None  # the assistant finds out for itself (gone session, no server)
         return out
