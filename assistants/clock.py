@@ -67,12 +67,7 @@ class Clock:
         self.config = config
         self.home = home
         self.interval = config.capture.interval
-        self.tmux = Tmux(
-            socket_name=config.tmux.socket_name,
-            socket_path=config.tmux.socket_path,
-            control_session=config.pm.session if config.capture.control_mode else None,
-            control_lock=str(home.run_dir / "control.lock"),
-        )
+        self.tmux = Tmux.through_pm(config, home.run_dir)
         self.sessions: dict[str, _Session] = {}
         self._slots: set[str] = set()  # the slot jobs added
         self._retiring: set[str] = set()  # jobs of empty slots: paused, then removed

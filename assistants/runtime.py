@@ -56,12 +56,7 @@ class Assistant:
         self.phase = phase
         # Reads go through one control-mode client attached to the PM's session (Steward's
         # own, never watched), not a tmux process per command.
-        self.tmux = Tmux(
-            socket_name=config.tmux.socket_name,
-            socket_path=config.tmux.socket_path,
-            control_session=config.pm.session if config.capture.control_mode else None,
-            control_lock=str(home.run_dir / "control.lock"),
-        )
+        self.tmux = Tmux.through_pm(config, home.run_dir)
         self.store = Store(home.db)
         self.started = time.time()
         self.ticks = 0

@@ -27,12 +27,13 @@ def pm_tmux(config: Config, *, home: StewardHome | None = None) -> Tmux:
     With `home` (a long-running view), reads go through a control client attached to the
     PM's session instead of a tmux process each.
     """
-    control = {} if home is None or not config.capture.control_mode else {
-        "control_session": config.pm.session, "control_lock": str(home.run_dir / "control.lock")}
-    if not (config.tmux.socket_name or config.tmux.socket_path) and os.environ.get("TMUX"):
-        return Tmux(socket_path=os.environ["TMUX"].split(",")[0], **control)
-    return Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path,
-                **control)
+    inside = not (config.tmux.socket_name or config.tmux.socket_path) and os.environ.get("TMUX")
+    socket_path = os.environ["TMUX"].split(",")[0] if inside else ""
+    if home is not None:
+        return Tmux.through_pm(config, home.run_dir, socket_path=socket_path)
+    if socket_path:
+        return Tmux(socket_path=socket_path)
+    return Tmux(socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path)
 
 
 def use_color(no_color_flag: bool) -> bool:

@@ -75,11 +75,7 @@ class Reconciler:
         self.home = home
         self.config_file = config_file
         # Every round lists the sessions: through a control client, not tmux processes.
-        self.tmux = Tmux(
-            socket_name=config.tmux.socket_name, socket_path=config.tmux.socket_path,
-            control_session=config.pm.session if config.capture.control_mode else None,
-            control_lock=str(home.run_dir / "control.lock"),
-        )
+        self.tmux = Tmux.through_pm(config, home.run_dir)
         self.arbiter = Arbiter(home.run_dir)
         self.store = Store(home.db)
         self.phases: dict[str, float] = {}

@@ -24,7 +24,11 @@ from .pane_info import (
 from .tmux_control import ControlClient, ControlLost
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import libtmux
+
+    from .config import Config
 
 __all__ = ["PANE_FORMAT", "PaneInfo", "PaneText", "Tmux", "joined"]
 
@@ -168,6 +172,18 @@ class Tmux:
                 except (TmuxError, OSError):
                     self._control = None
             return self._control
+
+    @classmethod
+    def through_pm(cls, config: Config, run_dir: Path, *, socket_path: str = "") -> Tmux:
+        """The watched server for a long-running Steward process: its reads go through one
+        control client attached to the PM's session (tmux processes when
+        `capture.control_mode` is off).  `socket_path` overrides the configured server."""
+        return cls(
+            socket_name="" if socket_path else config.tmux.socket_name,
+            socket_path=socket_path or config.tmux.socket_path,
+            control_session=config.pm.session if config.capture.control_mode else None,
+            control_lock=str(run_dir / "control.lock"),
+        )
 
     def server_args(self) -> list[str]:
         """The `-L`/`-S` flags that address this server on a tmux command line."""
